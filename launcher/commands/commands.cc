@@ -1,0 +1,12 @@
+#include "launcher/commands/commands.h"
+
+#include "CLI/CLI.hpp"
+
+namespace mlaserve {
+
+void add_commands(CLI::App& app, std::function<int()>& action) {
+  (void)app;
+  (void)action;
+}
+
+}  // namespace mlaserve

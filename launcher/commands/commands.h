@@ -1,0 +1,13 @@
+#pragma once
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace mlaserve {
+
+// Registers every subcommand on `app`; the parsed one stores its body in `action`.
+void add_commands(CLI::App& app, std::function<int()>& action);
+
+}  // namespace mlaserve

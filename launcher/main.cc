@@ -1,0 +1,3 @@
+#include "launcher/main_app.h"
+
+int main(int argc, char** argv) { return mlaserve::run_main(argc, argv); }
