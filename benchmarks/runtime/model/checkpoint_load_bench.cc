@@ -41,8 +41,8 @@ uint64_t env_or(const char* name, uint64_t fallback) {
 
 // Shapes of a DeepSeek-like layer, scaled down: projections of a few MB, experts, norms.
 const std::vector<std::pair<std::string, std::vector<int64_t>>> kLayer = {
-    {"self_attn.q_b_proj", {3072, 1536}}, {"self_attn.kv_b_proj", {2048, 512}},
-    {"self_attn.o_proj", {1024, 2048}},   {"input_layernorm", {1024}},
+    {"self_attn.q_b_proj", {3072, 1536}},     {"self_attn.kv_b_proj", {2048, 512}},
+    {"self_attn.o_proj", {1024, 2048}},       {"input_layernorm", {1024}},
     {"mlp.experts.0.gate_proj", {512, 1024}}, {"mlp.experts.0.up_proj", {512, 1024}},
     {"mlp.experts.0.down_proj", {1024, 512}}, {"mlp.experts.1.gate_proj", {512, 1024}},
     {"mlp.experts.1.up_proj", {512, 1024}},   {"mlp.experts.1.down_proj", {1024, 512}},
@@ -53,7 +53,8 @@ void write_shard(const fs::path& path, const std::vector<std::pair<std::string, 
   uint64_t offset = 0;
   for (const auto& [name, shape] : tensors) {
     const uint64_t bytes = static_cast<uint64_t>(shape_numel(shape)) * 2;
-    header[name] = {{"dtype", "BF16"}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", "BF16"}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text = header.dump();
@@ -85,8 +86,8 @@ void generate(const fs::path& dir, uint64_t target_bytes) {
   size_t next = 0;
   uint64_t written = 0;
   for (int s = 0; s < kShards; ++s) {
-    const std::string shard = "model-" + std::to_string(s + 1) + "-of-" + std::to_string(kShards) +
-                              ".safetensors";
+    const std::string shard =
+        "model-" + std::to_string(s + 1) + "-of-" + std::to_string(kShards) + ".safetensors";
     std::vector<std::pair<std::string, Shape>> mine;
     while (next < tensors.size() && (s == kShards - 1 || written < total * (s + 1) / kShards)) {
       written += static_cast<uint64_t>(shape_numel(tensors[next].second)) * 2;

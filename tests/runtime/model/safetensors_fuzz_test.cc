@@ -40,7 +40,8 @@ std::vector<Seed> seeds() {
   return {
       reference_header("tiny-v2"),
       reference_header("tiny-lite"),
-      {header_json({{"a", "BF16", "[4, 3]", 0, 24}, {"b", "F32", "[2, 5]", 24, 64},
+      {header_json({{"a", "BF16", "[4, 3]", 0, 24},
+                    {"b", "F32", "[2, 5]", 24, 64},
                     {"c", "F16", "[6]", 64, 76}}),
        76},
       {header_json({{"s", "F32", "[]", 0, 4}, {"e", "BF16", "[0, 5]", 4, 4}}, ""), 4},
@@ -51,39 +52,99 @@ std::vector<Seed> seeds() {
 }
 
 const std::vector<std::string> kTokens = {
-    "{", "}", "[", "]", ",", ":", "\"", " ", "\"dtype\"", "\"shape\"", "\"data_offsets\"",
-    "\"__metadata__\"", "\"F64\"", "\"BF16\"", "\"F32\"", "\"I8\"", "null", "true", "-1", "0",
-    "1.5", "1e309", "-0", "18446744073709551615", "18446744073709551616", "9223372036854775807",
-    "9223372036854775808", "-9223372036854775808", "4294967296", "\\u0000", "\\ud800",
-    "[[[[[[[[[[[[[[[[", "{\"a\":", "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"};
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"",
+    " ",
+    "\"dtype\"",
+    "\"shape\"",
+    "\"data_offsets\"",
+    "\"__metadata__\"",
+    "\"F64\"",
+    "\"BF16\"",
+    "\"F32\"",
+    "\"I8\"",
+    "null",
+    "true",
+    "-1",
+    "0",
+    "1.5",
+    "1e309",
+    "-0",
+    "18446744073709551615",
+    "18446744073709551616",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "4294967296",
+    "\\u0000",
+    "\\ud800",
+    "[[[[[[[[[[[[[[[[",
+    "{\"a\":",
+    "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"};
 
-const std::vector<std::string> kNumbers = {
-    "0", "1", "2", "3", "7", "8", "-1", "255", "65536", "4294967295", "4294967296",
-    "9223372036854775807", "9223372036854775808", "18446744073709551615",
-    "18446744073709551616", "1e3", "0.5", "-9223372036854775808"};
+const std::vector<std::string> kNumbers = {"0",
+                                           "1",
+                                           "2",
+                                           "3",
+                                           "7",
+                                           "8",
+                                           "-1",
+                                           "255",
+                                           "65536",
+                                           "4294967295",
+                                           "4294967296",
+                                           "9223372036854775807",
+                                           "9223372036854775808",
+                                           "18446744073709551615",
+                                           "18446744073709551616",
+                                           "1e3",
+                                           "0.5",
+                                           "-9223372036854775808"};
 
 class Mutator {
  public:
   explicit Mutator(uint64_t seed) : rng_(seed) {}
-  size_t below(size_t n) { return n == 0 ? 0 : std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  size_t below(size_t n) {
+    return n == 0 ? 0 : std::uniform_int_distribution<size_t>(0, n - 1)(rng_);
+  }
   uint64_t any() { return rng_(); }
 
   void mutate(std::string& s, const std::vector<Seed>& all) {
     const size_t pos = below(s.size() + 1);
     switch (below(9)) {
-      case 0: if (!s.empty()) s[below(s.size())] ^= static_cast<char>(1u << below(8)); break;
-      case 1: if (!s.empty()) s[below(s.size())] = static_cast<char>(below(256)); break;
-      case 2: s.resize(pos); break;
-      case 3: for (size_t n = 1 + below(8); n > 0; --n) s.insert(below(s.size() + 1), 1, static_cast<char>(below(256))); break;
-      case 4: s.insert(pos, kTokens[below(kTokens.size())]); break;
-      case 5: replace_number(s); break;
+      case 0:
+        if (!s.empty()) s[below(s.size())] ^= static_cast<char>(1u << below(8));
+        break;
+      case 1:
+        if (!s.empty()) s[below(s.size())] = static_cast<char>(below(256));
+        break;
+      case 2:
+        s.resize(pos);
+        break;
+      case 3:
+        for (size_t n = 1 + below(8); n > 0; --n)
+          s.insert(below(s.size() + 1), 1, static_cast<char>(below(256)));
+        break;
+      case 4:
+        s.insert(pos, kTokens[below(kTokens.size())]);
+        break;
+      case 5:
+        replace_number(s);
+        break;
       case 6: {  // copy a span elsewhere: duplicates keys, entries, brackets
         const size_t from = below(s.size() + 1);
         const std::string span = s.substr(from, below(64));
         s.insert(below(s.size() + 1), span);
         break;
       }
-      case 7: s.erase(pos, below(32)); break;
+      case 7:
+        s.erase(pos, below(32));
+        break;
       case 8: {  // splice: our prefix, another seed's suffix
         const std::string& other = all[below(all.size())].header;
         s = s.substr(0, pos) + other.substr(below(other.size() + 1));
@@ -130,7 +191,8 @@ void expect_safe(const std::map<std::string, TensorInfo>& tensors, uint64_t data
     if (info.end > info.begin) ranges.emplace_back(info.begin, info.end);
   }
   std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i) ASSERT_GE(ranges[i].first, ranges[i - 1].second) << input;
+  for (size_t i = 1; i < ranges.size(); ++i)
+    ASSERT_GE(ranges[i].first, ranges[i - 1].second) << input;
 }
 
 // Whole files through the public loader: the 8-byte length is mutated too, and every accepted
@@ -170,9 +232,14 @@ TEST(SafetensorsFuzz, MutatedHeadersAreAcceptedSafelyOrRejectedWithError) {
     for (size_t n = 1 + m.below(4); n > 0; --n) m.mutate(header, all);
     uint64_t data_bytes = seed.data_bytes;
     switch (m.below(8)) {
-      case 0: data_bytes = m.any(); break;
-      case 1: data_bytes = m.below(data_bytes + 2); break;
-      default: break;
+      case 0:
+        data_bytes = m.any();
+        break;
+      case 1:
+        data_bytes = m.below(data_bytes + 2);
+        break;
+      default:
+        break;
     }
     ++iterations;
     try {
@@ -195,8 +262,8 @@ TEST(SafetensorsFuzz, MutatedHeadersAreAcceptedSafelyOrRejectedWithError) {
       try {
         ASSERT_NO_FATAL_FAILURE(fuzz_file(file, bytes));
       } catch (const std::exception& e) {
-        FAIL() << "iteration " << iterations << " (file) threw a non-mlaserve exception: "
-               << e.what();
+        FAIL() << "iteration " << iterations
+               << " (file) threw a non-mlaserve exception: " << e.what();
       }
     }
   }
