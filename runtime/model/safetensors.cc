@@ -214,7 +214,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   const std::string_view header(reinterpret_cast<const char*>(bytes + 8), header_bytes);
   file->tensors_ = parse_header(header, available - header_bytes, path, &file->metadata_);
 
-  // Model loading walks tensors in file order; let the kernel read ahead aggressively.
+  // Loads read each tensor front to back: on a cold file, let the kernel read ahead in big steps.
   ::madvise(file->map_, file->map_bytes_, MADV_SEQUENTIAL);
   return file;
 }
@@ -228,20 +228,14 @@ Checkpoint Checkpoint::open(const std::filesystem::path& path) {
   Checkpoint ckpt;
   ckpt.path_ = path;
   std::error_code ec;
-  if (!fs::is_directory(path, ec)) {
-    MLA_ENSURE(fs::exists(path, ec), kNotFound, path.string(), ": no such checkpoint");
-    auto file = SafetensorsFile::open(path);
-    for (const auto& [name, info] : file->tensors()) ckpt.index_[name] = &info;
-    ckpt.files_[path.filename().string()] = std::move(file);
-    return ckpt;
-  }
-
+  const bool is_dir = fs::is_directory(path, ec);
   const fs::path index_path = path / "model.safetensors.index.json";
-  if (!fs::exists(index_path, ec)) {
-    const fs::path single = path / "model.safetensors";
+  if (!is_dir || !fs::exists(index_path, ec)) {
+    const fs::path single = is_dir ? path / "model.safetensors" : path;
     MLA_ENSURE(fs::exists(single, ec), kNotFound, path.string(),
-               ": checkpoint directory has neither model.safetensors.index.json nor "
-               "model.safetensors");
+               is_dir ? ": checkpoint directory has neither model.safetensors.index.json nor "
+                        "model.safetensors"
+                      : ": no such checkpoint");
     auto file = SafetensorsFile::open(single);
     for (const auto& [name, info] : file->tensors()) ckpt.index_[name] = &info;
     ckpt.files_[single.filename().string()] = std::move(file);
