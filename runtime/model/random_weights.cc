@@ -17,13 +17,15 @@ uint64_t mix(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// Box-Muller on the two 32-bit halves of one 64-bit draw gives normals 2p and 2p+1.
-void normal_pair(uint64_t key, uint64_t pair, double& z0, double& z1) {
+// Box-Muller on two 24-bit uniforms from one 64-bit draw gives normals 2p and 2p+1. Float maths
+// is plenty for weights (tails reach 5.8 sigma) and twice as fast as double.
+void normal_pair(uint64_t key, uint64_t pair, float& z0, float& z1) {
   const uint64_t bits = mix(key + (pair + 1) * kGolden);
-  const double u1 = (static_cast<double>(bits >> 32) + 1.0) / 4294967296.0;  // (0, 1]: log is finite
-  const double u2 = static_cast<double>(bits & 0xFFFFFFFFu) / 4294967296.0;
-  const double r = std::sqrt(-2.0 * std::log(u1));
-  const double angle = 2.0 * M_PI * u2;
+  constexpr float kUnit = 1.0f / 16777216.0f;
+  const float u1 = (static_cast<float>(bits >> 40) + 1.0f) * kUnit;  // (0, 1]: log is finite
+  const float u2 = static_cast<float>(bits & 0xFFFFFFu) * kUnit;
+  const float r = std::sqrt(-2.0f * std::log(u1));
+  const float angle = 6.28318530717958647f * u2;
   z0 = r * std::cos(angle);
   z1 = r * std::sin(angle);
 }
@@ -38,12 +40,12 @@ uint64_t random_stream_key(uint64_t seed, std::string_view tensor_name) {
 
 void fill_normal_bf16(uint64_t key, uint64_t first, size_t count, float mean, float std,
                       uint16_t* out) {
-  double z[2];
+  float z[2];
   for (size_t j = 0; j < count;) {
     const uint64_t i = first + j;
     normal_pair(key, i / 2, z[0], z[1]);
     for (uint64_t k = i % 2; k < 2 && j < count; ++k, ++j)
-      out[j] = float_to_bf16(static_cast<float>(mean + std * z[k]));
+      out[j] = float_to_bf16(mean + std * z[k]);
   }
 }
 
