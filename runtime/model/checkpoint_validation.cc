@@ -29,13 +29,15 @@ CheckpointReport validate_checkpoint(const Checkpoint& checkpoint, const ModelCo
   const std::vector<ExpectedTensor> layout = checkpoint_layout(config);
   for (const ExpectedTensor& t : layout) expected[t.name] = &t;
 
-  const std::string embed = "model.embed_tokens.weight";
-  const bool have_embed = checkpoint.contains(embed);
-  const DType dtype = have_embed ? checkpoint.info(embed).dtype : DType::kBF16;
+  // The reference dtype: the embedding's, else (when it is missing) the first tensor's.
+  const std::vector<std::string> names = checkpoint.tensor_names();
+  std::string reference = "model.embed_tokens.weight";
+  if (!checkpoint.contains(reference) && !names.empty()) reference = names.front();
+  const DType dtype = checkpoint.contains(reference) ? checkpoint.info(reference).dtype : DType::kBF16;
   for (const ExpectedTensor& t : layout)
     if (!checkpoint.contains(t.name)) report.missing.push_back("missing tensor " + t.name + " " + shape_string(t.shape));
 
-  for (const std::string& name : checkpoint.tensor_names()) {
+  for (const std::string& name : names) {
     const TensorInfo& info = checkpoint.info(name);
     const std::string where = name + " (in " + info.file.filename().string() + ")";
     auto it = expected.find(name);
@@ -49,8 +51,7 @@ CheckpointReport validate_checkpoint(const Checkpoint& checkpoint, const ModelCo
     const bool floating = info.dtype == DType::kBF16 || info.dtype == DType::kF16 || info.dtype == DType::kF32;
     if (!floating || info.dtype != dtype)
       report.bad_dtype.push_back(str_cat("tensor ", where, " has dtype ", dtype_name(info.dtype),
-                                         ", expected ", dtype_name(dtype),
-                                         have_embed ? " (that of " + embed + ")" : std::string()));
+                                         ", expected ", dtype_name(dtype), " (that of ", reference, ")"));
   }
   return report;
 }
