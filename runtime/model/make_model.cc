@@ -39,7 +39,9 @@ void write_text(const fs::path& path, const std::string& text) {
     out << text;
     MLA_ENSURE(out.good(), kResourceExhausted, tmp.string(), ": write failed");
   }
-  fs::rename(tmp, path);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  MLA_ENSURE(!ec, kResourceExhausted, "cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message());
 }
 
 // Consecutive runs of the layout, each at most `limit` bytes unless one tensor alone is larger.
@@ -72,7 +74,9 @@ MakeModelResult make_random_model(const ModelConfig& config, uint64_t seed, cons
   MLA_ENSURE(!shard_bytes || *shard_bytes > 0, kInvalidArgument, "--shard-size must be positive");
   MLA_ENSURE(!fs::exists(out) || (fs::is_directory(out) && fs::is_empty(out)), kFailedPrecondition,
              out.string(), ": output directory exists and is not empty");
-  fs::create_directories(out);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  MLA_ENSURE(!ec, kFailedPrecondition, out.string(), ": cannot create output directory: ", ec.message());
 
   const auto shards = plan_shards(checkpoint_layout(config), shard_bytes);
   MakeModelResult result;
