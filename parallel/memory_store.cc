@@ -1,5 +1,6 @@
 #include "parallel/memory_store.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "runtime/core/error.h"
@@ -28,8 +29,10 @@ std::vector<std::string> MemoryStore::missing(const std::vector<std::string>& ke
 }
 
 void MemoryStore::wait(const std::vector<std::string>& keys, std::chrono::milliseconds timeout) {
+  // wait_for adds the timeout to now(): keep "wait forever" from overflowing into "don't wait".
+  const auto bound = std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365));
   std::unique_lock lock(mu_);
-  const bool all_present = changed_.wait_for(lock, timeout, [&] { return missing(keys).empty(); });
+  const bool all_present = changed_.wait_for(lock, bound, [&] { return missing(keys).empty(); });
   if (!all_present)
     fail(ErrorCode::kDeadlineExceeded, "store keys not set within ", timeout.count(),
          " ms: ", quoted_keys(missing(keys)));

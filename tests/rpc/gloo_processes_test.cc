@@ -119,5 +119,17 @@ TEST(GlooProcesses, AStalledPeerTimesOutWithinTheGroupTimeout) {
   wait_exit(stalled, Clock::now() + 5s);
 }
 
+// Not a timed test: prints all-reduce latency medians for the report. Run with
+//   rpc_test --gtest_also_run_disabled_tests --gtest_filter='*AllReduceLatency*'
+TEST(GlooProcesses, DISABLED_AllReduceLatency) {
+  for (int size : {2, 4}) {
+    auto server = start_store_server("127.0.0.1", 0);
+    std::vector<pid_t> pids;
+    for (int r = 0; r < size; ++r) pids.push_back(spawn_rank(server->address(), r, size, "bench", 10000));
+    const auto deadline = Clock::now() + 120s;
+    for (int r = 0; r < size; ++r) EXPECT_EQ(wait_exit(pids[r], deadline), 0);
+  }
+}
+
 }  // namespace
 }  // namespace mlaserve::rpc

@@ -72,22 +72,26 @@ double median_us(std::vector<double> v) {
 
 void bench(parallel::Communicator& c) {
   for (int64_t n : {1, 4096}) {
-    Tensor t = Tensor::from_floats({n}, input_of(c.rank(), n));
+    const std::vector<float> input = input_of(c.rank(), n);
+    Tensor t = Tensor::from_floats({n}, input);
     std::vector<double> ring, gather_sum;
-    for (int i = 0; i < 2200; ++i) {
+    for (int i = 0; i < 1200; ++i) {
+      std::copy(input.begin(), input.end(), t.data<float>());
+      c.barrier();  // time each call from a common start, not the peers' skew
       auto t0 = std::chrono::steady_clock::now();
       c.all_reduce_sum(t);
       auto t1 = std::chrono::steady_clock::now();
+      c.barrier();
       // The alternative: gather every rank's tensor, sum in rank order locally.
+      auto t2 = std::chrono::steady_clock::now();
       Tensor all = c.all_gather(t.view({1, n}));
       Tensor sum = Tensor::zeros({n}, DType::kF32);
       for (int r = 0; r < c.size(); ++r)
         for (int64_t k = 0; k < n; ++k) sum.data<float>()[k] += all.data<float>()[r * n + k];
-      auto t2 = std::chrono::steady_clock::now();
-      for (int64_t k = 0; k < n; ++k) t.data<float>()[k] = input_of(c.rank(), n)[k];
+      auto t3 = std::chrono::steady_clock::now();
       if (i < 200) continue;  // warm-up
       ring.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-      gather_sum.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+      gather_sum.push_back(std::chrono::duration<double, std::micro>(t3 - t2).count());
     }
     if (c.rank() == 0)
       std::printf("size %d, %lld floats: gloo ring all-reduce median %.1f us; "
