@@ -116,8 +116,8 @@ class GlooCommunicator final : public Communicator {
       MLA_ENSURE(send_counts[r] >= 0 && recv_counts[r] >= 0, kInvalidArgument,
                  "all_to_all_v in group '", name(), "': negative count for rank ", r);
     Tensor out = Tensor::empty(with_rows(input.shape(), recv_rows), input.dtype());
-    const int64_t row_bytes = input.dim(0) > 0 ? static_cast<int64_t>(input.nbytes()) / input.dim(0)
-                                               : static_cast<int64_t>(out.nbytes()) / std::max<int64_t>(recv_rows, 1);
+    const int64_t row_bytes = shape_numel(with_rows(input.shape(), 1)) *
+                              static_cast<int64_t>(dtype_size(input.dtype()));
     std::vector<int64_t> send_bytes(n), recv_bytes(n);
     for (size_t r = 0; r < n; ++r) {
       send_bytes[r] = send_counts[r] * row_bytes;

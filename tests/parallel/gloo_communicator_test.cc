@@ -169,6 +169,18 @@ TEST_P(GlooSizes, BarrierHoldsEveryRankUntilTheLastArrives) {
   }));
 }
 
+TEST(GlooBytesSent, FollowsTheAlgorithmSchedules) {
+  expect_ok(run_ranks(2, [](Communicator& c) {
+    Tensor t = Tensor::zeros({1024}, DType::kF32);  // 4096 bytes
+    c.all_reduce_sum(t);
+    EXPECT_EQ(c.bytes_sent(), 4096u);  // ring: 2 (n-1)/n of the data
+    c.all_gather(t.view({1, 1024}));
+    EXPECT_EQ(c.bytes_sent(), 8192u);  // (n-1) blocks
+    c.broadcast(t, 0);
+    EXPECT_EQ(c.bytes_sent(), c.rank() == 0 ? 12288u : 8192u);  // only the root sends
+  }));
+}
+
 TEST(GlooSplit, FormsSubGroupsByColorOrderedByKey) {
   // 4 ranks -> colors {0,1,0,1}; keys reverse the order inside each group. Rank 3 opts out of a
   // second split with a negative color.
