@@ -36,6 +36,9 @@ class WorldConfig {
   int leader_rank() const { return replica() * tp_; }  // global rank of this replica's leader
   bool is_leader() const { return tp_rank() == 0; }
   bool expert_parallel() const { return ep_ > 1; }
+  // Global ranks of this rank's TP group (= its replica), in TP order: the members a
+  // world.split(replica(), tp_rank()) produces.
+  IndexRange tp_group() const { return {leader_rank(), leader_rank() + tp_}; }
 
   // Checks that the model can be sharded this way (tp divides heads, ep divides experts).
   void validate_model(int64_t n_heads, int64_t n_routed_experts) const;

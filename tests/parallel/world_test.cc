@@ -32,6 +32,7 @@ TEST(WorldConfig, DerivesRanksForTwoReplicasOfFour) {
   EXPECT_EQ(w.local_rank(), 2);
   EXPECT_TRUE(WorldConfig::create(8, 4, 4, 4).is_leader());
   EXPECT_EQ(w.describe(), "rank 6/8 (replica 1, tp 2/4, ep 2/4)");
+  EXPECT_EQ(w.tp_group(), (IndexRange{4, 8}));
 }
 
 TEST(WorldConfig, HeadsAndExpertsAreContiguousBlocks) {
