@@ -16,7 +16,12 @@ void MemoryStore::set(const std::string& key, const Bytes& value) {
 }
 
 Bytes MemoryStore::get(const std::string& key, std::chrono::milliseconds timeout) {
-  wait({key}, timeout);
+  return get(key, timeout, nullptr);
+}
+
+Bytes MemoryStore::get(const std::string& key, std::chrono::milliseconds timeout,
+                       const CancelledFn& cancelled) {
+  wait({key}, timeout, cancelled);
   std::lock_guard lock(mu_);
   return values_.at(key);
 }
@@ -29,13 +34,28 @@ std::vector<std::string> MemoryStore::missing(const std::vector<std::string>& ke
 }
 
 void MemoryStore::wait(const std::vector<std::string>& keys, std::chrono::milliseconds timeout) {
-  // wait_for adds the timeout to now(): keep "wait forever" from overflowing into "don't wait".
-  const auto bound = std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365));
+  wait(keys, timeout, nullptr);
+}
+
+void MemoryStore::wait(const std::vector<std::string>& keys, std::chrono::milliseconds timeout,
+                       const CancelledFn& cancelled) {
+  using Clock = std::chrono::steady_clock;
+  constexpr std::chrono::milliseconds kPoll{50};
+  // Adding the timeout to now() must not overflow "wait forever" into "don't wait".
+  const auto deadline =
+      Clock::now() + std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365));
   std::unique_lock lock(mu_);
-  const bool all_present = changed_.wait_for(lock, bound, [&] { return missing(keys).empty(); });
-  if (!all_present)
-    fail(ErrorCode::kDeadlineExceeded, "store keys not set within ", timeout.count(),
-         " ms: ", quoted_keys(missing(keys)));
+  for (;;) {
+    if (missing(keys).empty()) return;
+    const auto now = Clock::now();
+    if (now >= deadline) break;
+    if (cancelled && cancelled())
+      fail(ErrorCode::kCancelled, "wait for store keys cancelled: ", quoted_keys(missing(keys)));
+    const auto until = cancelled ? std::min(deadline, now + kPoll) : deadline;
+    changed_.wait_until(lock, until);
+  }
+  fail(ErrorCode::kDeadlineExceeded, "store keys not set within ", timeout.count(),
+       " ms: ", quoted_keys(missing(keys)));
 }
 
 int64_t MemoryStore::add(const std::string& key, int64_t delta) {

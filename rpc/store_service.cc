@@ -13,7 +13,8 @@ namespace {
 namespace pb = ::mlaserve::internal;
 using std::chrono::milliseconds;
 
-// A waiting call holds a server thread; cap waits so a bad request cannot hold one for hours.
+// A waiting call holds a server thread until it is answered or cancelled; cap the wait so a
+// forgotten client cannot hold one for hours.
 constexpr milliseconds kMaxWait{10 * 60 * 1000};
 
 milliseconds wait_bound(int64_t timeout_ms) {
@@ -28,10 +29,11 @@ class StoreService final : public pb::Store::Service {
     return handle([&] { store_->set(req->key(), {req->value().begin(), req->value().end()}); });
   }
 
-  grpc::Status Get(grpc::ServerContext*, const pb::GetRequest* req,
+  grpc::Status Get(grpc::ServerContext* context, const pb::GetRequest* req,
                    pb::GetResponse* resp) override {
     return handle([&] {
-      const auto value = store_->get(req->key(), wait_bound(req->timeout_ms()));
+      const auto value = store_->get(req->key(), wait_bound(req->timeout_ms()),
+                                     [context] { return context->IsCancelled(); });
       resp->set_value(value.data(), value.size());
     });
   }
@@ -41,9 +43,11 @@ class StoreService final : public pb::Store::Service {
     return handle([&] { resp->set_value(store_->add(req->key(), req->delta())); });
   }
 
-  grpc::Status Wait(grpc::ServerContext*, const pb::WaitRequest* req, pb::WaitResponse*) override {
+  grpc::Status Wait(grpc::ServerContext* context, const pb::WaitRequest* req,
+                    pb::WaitResponse*) override {
     return handle([&] {
-      store_->wait({req->keys().begin(), req->keys().end()}, wait_bound(req->timeout_ms()));
+      store_->wait({req->keys().begin(), req->keys().end()}, wait_bound(req->timeout_ms()),
+                   [context] { return context->IsCancelled(); });
     });
   }
 

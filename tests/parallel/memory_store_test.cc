@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "parallel/prefix_store.h"
@@ -64,6 +65,27 @@ TEST(MemoryStore, WaitNamesOnlyTheMissingKeys) {
     EXPECT_THAT(e.what(), HasSubstr("'gone1', 'gone2'"));
     EXPECT_THAT(e.what(), ::testing::Not(HasSubstr("'here'")));
   }
+}
+
+TEST(MemoryStore, ACancelledWaitGivesUpEarly) {
+  MemoryStore store;
+  std::atomic<bool> cancelled{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(100ms);
+    cancelled = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    store.get("never", 30s, [&] { return cancelled.load(); });
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+    EXPECT_THAT(e.what(), HasSubstr("'never'"));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  canceller.join();
+  store.set("here", {});
+  store.wait({"here"}, 0ms, [] { return true; });  // present keys win over cancellation
 }
 
 TEST(MemoryStore, AddIsAnAtomicCounterAcrossThreads) {

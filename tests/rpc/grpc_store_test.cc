@@ -95,6 +95,32 @@ TEST(GrpcStore, NobodyListeningIsUnavailableNamingTheAddress) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
 }
 
+TEST(GrpcStore, StoppingTheServerReleasesBlockedCallsPromptly) {
+  // A client blocked in a long get must not pin the server's shutdown until its timeout, and
+  // must itself learn that the server is gone.
+  auto server = start_store_server("127.0.0.1", 0);
+  const std::string address = server->address();
+  std::string error;
+  ErrorCode code = ErrorCode::kInternal;
+  std::thread client([&] {
+    GrpcStore store(address, 1s);
+    try {
+      store.get("never", 60s);
+    } catch (const Error& e) {
+      code = e.code();
+      error = e.what();
+    }
+  });
+  std::this_thread::sleep_for(200ms);
+  const auto start = std::chrono::steady_clock::now();
+  server.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  client.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(code, ErrorCode::kUnavailable) << error;
+  EXPECT_THAT(error, HasSubstr(address));
+}
+
 TEST(GrpcStore, ManyClientsCountTogether) {
   auto server = start_store_server("127.0.0.1", 0);
   std::vector<std::thread> threads;
