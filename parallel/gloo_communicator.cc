@@ -39,7 +39,10 @@ class GlooCommunicator final : public Communicator {
  public:
   GlooCommunicator(std::shared_ptr<Store> store, std::shared_ptr<gloo::transport::Device> device,
                    int rank, int size, GlooOptions options)
-      : store_(std::move(store)), device_(std::move(device)), options_(std::move(options)) {
+      : store_(std::move(store)),
+        device_(std::move(device)),
+        options_(std::move(options)),
+        rank_(rank) {
     MLA_ENSURE(size >= 1 && rank >= 0 && rank < size, kInvalidArgument, "group '",
                options_.name, "': rank ", rank, " is outside a group of size ", size);
     MLA_ENSURE(options_.timeout.count() > 0, kInvalidArgument, "group '", options_.name,
@@ -171,7 +174,7 @@ class GlooCommunicator final : public Communicator {
   // Gloo's pairs cannot recover, and a later collective must not hang on them.
   template <typename Fn>
   void guarded(const char* op, Fn&& fn) {
-    const int r = context_ ? context_->rank : -1;
+    const int r = rank_;
     if (!broken_.empty())
       fail(ErrorCode::kUnavailable, op, " in group '", options_.name, "' at rank ", r,
            ": the group is broken by an earlier failure: ", broken_);
@@ -202,6 +205,7 @@ class GlooCommunicator final : public Communicator {
   GlooOptions options_;
   std::shared_ptr<gloo::Context> context_;
   std::string broken_;
+  int rank_;  // known before context_ exists, for rendezvous errors
   int splits_ = 0;
   std::atomic<uint64_t> bytes_sent_{0};
 };
