@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -57,6 +58,11 @@ struct ThreadPool::Shared {
   alignas(64) std::atomic<int> sleepers{0};
   std::atomic<bool> caller_sleeping{false};
   std::atomic<bool> stop{false};
+  // Sleeping is off the hot path (only after kSpinTime idle), so a plain mutex + condition
+  // variable is enough; the sleepers / caller_sleeping flags let posters skip the lock.
+  std::mutex sleep_mutex;
+  std::condition_variable work_cv;
+  std::condition_variable done_cv;
   Job job;
   std::mutex error_mutex;
   std::exception_ptr error;
@@ -71,8 +77,11 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(num_threads), shared_(new
 
 ThreadPool::~ThreadPool() {
   shared_->stop.store(true);
-  shared_->word.fetch_add(uint64_t{1} << kChunkBits);
-  shared_->word.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(shared_->sleep_mutex);
+    shared_->word.fetch_add(uint64_t{1} << kChunkBits);
+  }
+  shared_->work_cv.notify_all();
   for (auto& t : workers_) t.join();
 }
 
@@ -90,7 +99,7 @@ void ThreadPool::run_chunk(const Job& job, int chunk) {
 void ThreadPool::worker_loop(int index) {
   t_inside_pool = true;
   Shared& s = *shared_;
-  uint64_t seen = s.word.load(std::memory_order_acquire);
+  uint64_t seen = 0;  // the word's initial value: a job posted before this thread ran is still new
   for (;;) {
     uint64_t w = s.word.load(std::memory_order_acquire);
     if (w == seen) {
@@ -98,8 +107,9 @@ void ThreadPool::worker_loop(int index) {
       for (int i = 0; (w = s.word.load(std::memory_order_acquire)) == seen; ++i) {
         _mm_pause();
         if ((i & 255) == 255 && std::chrono::steady_clock::now() > deadline) {
-          s.sleepers.fetch_add(1);  // seq_cst: pairs with the caller's word update
-          s.word.wait(seen);
+          std::unique_lock<std::mutex> lock(s.sleep_mutex);
+          s.sleepers.fetch_add(1);  // seq_cst: pairs with the caller's word store
+          s.work_cv.wait(lock, [&] { return s.word.load() != seen; });
           s.sleepers.fetch_sub(1);
         }
       }
@@ -108,8 +118,10 @@ void ThreadPool::worker_loop(int index) {
     if (s.stop.load()) return;
     if (index < static_cast<int>(w & kChunkMask)) {
       run_chunk(s.job, index);
-      if (s.pending.fetch_sub(1) == 1 && s.caller_sleeping.load())  // seq_cst both
-        s.pending.notify_one();
+      if (s.pending.fetch_sub(1) == 1 && s.caller_sleeping.load()) {  // seq_cst both
+        std::lock_guard<std::mutex> lock(s.sleep_mutex);
+        s.done_cv.notify_all();
+      }
     }
   }
 }
@@ -141,7 +153,10 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain, RangeFn fn) {
 
   const uint64_t seq = (s.word.load(std::memory_order_relaxed) >> kChunkBits) + 1;
   s.word.store((seq << kChunkBits) | static_cast<uint64_t>(chunks));  // seq_cst
-  if (s.sleepers.load() > 0) s.word.notify_all();
+  if (s.sleepers.load() > 0) {
+    std::lock_guard<std::mutex> lock(s.sleep_mutex);
+    s.work_cv.notify_all();
+  }
 
   t_inside_pool = true;
   run_chunk(job, 0);
@@ -153,9 +168,9 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain, RangeFn fn) {
     if (p == 0) break;
     _mm_pause();
     if ((i & 255) == 255 && std::chrono::steady_clock::now() > deadline) {
+      std::unique_lock<std::mutex> lock(s.sleep_mutex);
       s.caller_sleeping.store(true);
-      p = s.pending.load();
-      if (p != 0) s.pending.wait(p);
+      s.done_cv.wait(lock, [&] { return s.pending.load() == 0; });
       s.caller_sleeping.store(false);
     }
   }
