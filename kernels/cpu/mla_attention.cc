@@ -5,7 +5,7 @@
 #include <cstring>
 #include <limits>
 
-namespace mlaserve::kernels::cpu {
+namespace mlaserve::cpu {
 namespace {
 
 inline float bf16_bits_to_float(uint16_t bits) {
@@ -47,7 +47,6 @@ template <typename CacheT>
 void run_items(const MlaAttentionArgs& a, int64_t item_begin, int64_t item_end, float* scratch) {
   const CacheT* cache = static_cast<const CacheT*>(a.cache);
   const int64_t latent = a.kv_lora + a.rope_dim;
-  const int64_t head_rows = a.nope_dim + a.v_dim;
   float* q_lat = scratch;
   float* o_lat = q_lat + a.kv_lora;
   float* scores = o_lat + a.kv_lora;
@@ -61,8 +60,8 @@ void run_items(const MlaAttentionArgs& a, int64_t item_begin, int64_t item_end, 
     const int32_t* blocks = a.block_tables[s];
     const float* q_nope = a.q_nope + t * a.q_token_stride + h * a.q_head_stride;
     const float* q_pe = a.q_pe + t * a.q_token_stride + h * a.q_head_stride;
-    const uint16_t* w_uk = a.kv_b + h * head_rows * a.kv_lora;  // [nope, kv_lora]
-    const uint16_t* w_uv = w_uk + a.nope_dim * a.kv_lora;       // [v, kv_lora]
+    const uint16_t* w_uk = a.w_uk + h * a.w_uk_head_stride;  // [nope, kv_lora]
+    const uint16_t* w_uv = a.w_uv + h * a.w_uv_head_stride;  // [v, kv_lora]
 
     std::fill(q_lat, q_lat + a.kv_lora, 0.0f);
     for (int64_t n = 0; n < a.nope_dim; ++n) axpy(q_nope[n], w_uk + n * a.kv_lora, q_lat, a.kv_lora);
@@ -125,4 +124,4 @@ void mla_cache_write(void* cache, bool cache_bf16, int64_t block_size, int64_t l
   }
 }
 
-}  // namespace mlaserve::kernels::cpu
+}  // namespace mlaserve::cpu

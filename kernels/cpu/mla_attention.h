@@ -7,12 +7,12 @@
 //   score  = (q_lat · c_kv_j + q_pe[t,h] · k_pe_j) · softmax_scale
 //   o_lat  = Σ_j softmax(score)_j · c_kv_j              [kv_lora]
 //   out    = o_lat · W_UV_hᵀ                            [v_head]
-// W_UK_h / W_UV_h are the per-head row blocks of kv_b_proj (bf16 as stored): rows
-// h·(nope+v) .. +nope are W_UK_h, the next v rows W_UV_h, each row kv_lora wide.
+// W_UK_h [nope, kv_lora] / W_UV_h [v, kv_lora] are per-head row blocks of kv_b_proj (bf16 as
+// stored); rows inside a block are contiguous, blocks are head_stride elements apart.
 // The caller has already written the new tokens' (c_kv, k_pe) into the cache.
 #include <cstdint>
 
-namespace mlaserve::kernels::cpu {
+namespace mlaserve::cpu {
 
 struct MlaAttentionArgs {
   // Queries: q_nope [T, H, nope] and q_pe [T, H, rope] (already rotated), fp32, row strides in
@@ -21,8 +21,11 @@ struct MlaAttentionArgs {
   const float* q_pe = nullptr;
   int64_t q_token_stride = 0;  // elements between tokens
   int64_t q_head_stride = 0;   // elements between heads
-  // kv_b_proj weight, bf16 bits, [H * (nope + v), kv_lora] row-major.
-  const uint16_t* kv_b = nullptr;
+  // Per-head absorbed weights, bf16 bits: head h's W_UK_h at w_uk + h * w_uk_head_stride.
+  const uint16_t* w_uk = nullptr;
+  int64_t w_uk_head_stride = 0;
+  const uint16_t* w_uv = nullptr;
+  int64_t w_uv_head_stride = 0;
   // Latent cache of one layer: [num_blocks, block_size, kv_lora + rope]; fp32 or bf16 bits.
   const void* cache = nullptr;
   bool cache_bf16 = false;
@@ -58,4 +61,4 @@ void mla_cache_write(void* cache, bool cache_bf16, int64_t block_size, int64_t l
                      const int32_t* block_table, int64_t position, const float* c_kv,
                      int64_t kv_lora, const float* k_pe, int64_t rope_dim);
 
-}  // namespace mlaserve::kernels::cpu
+}  // namespace mlaserve::cpu

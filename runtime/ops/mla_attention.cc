@@ -42,6 +42,14 @@ void check_cache(const Tensor& cache, int64_t latent_dim) {
              "block_size, ", latent_dim, "] tensor, got ", cache.describe());
 }
 
+void check_absorbed_weight(const Tensor& w, const char* name, int64_t heads, int64_t kv_lora) {
+  MLA_ENSURE(w.rank() == 3 && w.dim(0) == heads && w.dim(2) == kv_lora &&
+                 w.dtype() == DType::kBF16 && w.strides()[2] == 1 && w.strides()[1] == kv_lora &&
+                 w.device().is_cpu(),
+             kInvalidArgument, "mla_attention: ", name, " must be a cpu bf16 [", heads,
+             ", rows, ", kv_lora, "] view with contiguous rows, got ", w.describe());
+}
+
 }  // namespace
 
 void mla_cache_write(const Tensor& cache, const Tensor& c_kv, const Tensor& k_pe,
@@ -62,24 +70,28 @@ void mla_cache_write(const Tensor& cache, const Tensor& c_kv, const Tensor& k_pe
   const float* kpe = k_pe.data<float>();
   for (int64_t s = 0; s < batch.num_sequences(); ++s)
     for (int64_t row = batch.token_start[s]; row < batch.token_start[s + 1]; ++row)
-      kernels::cpu::mla_cache_write(cache.raw_data(), cache.dtype() == DType::kBF16, cache.dim(1),
+      cpu::mla_cache_write(cache.raw_data(), cache.dtype() == DType::kBF16, cache.dim(1),
                                     kv_lora + rope, batch.block_tables[s]->data(),
                                     batch.pos_start[s] + row - batch.token_start[s],
                                     ckv + row * kv_lora, kv_lora, kpe + row * rope, rope);
 }
 
-Tensor mla_attention(const Tensor& q, const Tensor& kv_b, const Tensor& cache,
-                     const MlaBatch& batch, const MlaDims& d, float softmax_scale) {
+Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, const Tensor& cache,
+                     const MlaBatch& batch, float softmax_scale) {
   const int64_t t = batch.num_tokens();
+  MLA_ENSURE(w_uk.rank() == 3 && w_uv.rank() == 3, kInvalidArgument,
+             "mla_attention: w_uk and w_uv must be [H, rows, kv_lora], got ", w_uk.describe(),
+             " and ", w_uv.describe());
+  struct {
+    int64_t num_heads, nope_dim, rope_dim, v_dim, kv_lora;
+  } d{w_uk.dim(0), w_uk.dim(1), 0, w_uv.dim(1), w_uk.dim(2)};
+  check_absorbed_weight(w_uk, "w_uk", d.num_heads, d.kv_lora);
+  check_absorbed_weight(w_uv, "w_uv", d.num_heads, d.kv_lora);
   MLA_ENSURE(q.rank() == 3 && q.dim(0) == t && q.dim(1) == d.num_heads &&
-                 q.dim(2) == d.nope_dim + d.rope_dim && q.dtype() == DType::kF32 &&
-                 q.is_contiguous(),
+                 q.dim(2) > d.nope_dim && q.dtype() == DType::kF32 && q.is_contiguous(),
              kInvalidArgument, "mla_attention: q must be contiguous f32 [", t, ", ", d.num_heads,
-             ", ", d.nope_dim + d.rope_dim, "], got ", q.describe());
-  MLA_ENSURE(kv_b.rank() == 2 && kv_b.dim(0) == d.num_heads * (d.nope_dim + d.v_dim) &&
-                 kv_b.dim(1) == d.kv_lora && kv_b.dtype() == DType::kBF16 && kv_b.is_contiguous(),
-             kInvalidArgument, "mla_attention: kv_b_proj must be contiguous bf16 [",
-             d.num_heads * (d.nope_dim + d.v_dim), ", ", d.kv_lora, "], got ", kv_b.describe());
+             ", ", d.nope_dim, " + rope], got ", q.describe());
+  d.rope_dim = q.dim(2) - d.nope_dim;
   check_cache(cache, d.kv_lora + d.rope_dim);
   check_batch(batch, cache.dim(1), cache.dim(0));
 
@@ -95,12 +107,15 @@ Tensor mla_attention(const Tensor& q, const Tensor& kv_b, const Tensor& cache,
   }
 
   Tensor out = Tensor::empty({t, d.num_heads, d.v_dim}, DType::kF32);
-  kernels::cpu::MlaAttentionArgs args;
+  cpu::MlaAttentionArgs args;
   args.q_nope = q.data<float>();
   args.q_pe = args.q_nope + d.nope_dim;
   args.q_token_stride = d.num_heads * (d.nope_dim + d.rope_dim);
   args.q_head_stride = d.nope_dim + d.rope_dim;
-  args.kv_b = kv_b.data<uint16_t>();
+  args.w_uk = w_uk.data<uint16_t>();
+  args.w_uk_head_stride = w_uk.strides()[0];
+  args.w_uv = w_uv.data<uint16_t>();
+  args.w_uv_head_stride = w_uv.strides()[0];
   args.cache = cache.raw_data();
   args.cache_bf16 = cache.dtype() == DType::kBF16;
   args.block_size = cache.dim(1);
@@ -118,9 +133,9 @@ Tensor mla_attention(const Tensor& q, const Tensor& kv_b, const Tensor& cache,
   args.out = out.data<float>();
 
   const int64_t items = t * d.num_heads;
-  const int64_t scratch_floats = kernels::cpu::mla_attention_scratch_floats(args, max_context);
+  const int64_t scratch_floats = cpu::mla_attention_scratch_floats(args, max_context);
   std::vector<float> scratch(scratch_floats);
-  kernels::cpu::mla_attention_items(args, 0, items, scratch.data());
+  cpu::mla_attention_items(args, 0, items, scratch.data());
   return out;
 }
 

@@ -20,22 +20,15 @@ struct MlaBatch {
   int64_t num_tokens() const { return token_start.empty() ? 0 : token_start.back(); }
 };
 
-struct MlaDims {
-  int64_t num_heads = 0;
-  int64_t nope_dim = 0;
-  int64_t rope_dim = 0;
-  int64_t v_dim = 0;
-  int64_t kv_lora = 0;
-};
-
 // Writes the batch's new latents into `cache` [num_blocks, block_size, kv_lora + rope]
 // (f32 or bf16): c_kv [T, kv_lora] (after kv_a_layernorm) and k_pe [T, rope] (after RoPE), f32.
 void mla_cache_write(const Tensor& cache, const Tensor& c_kv, const Tensor& k_pe,
                      const MlaBatch& batch);
 
-// q [T, H, nope + rope] f32 (q_pe already rotated), kv_b [H * (nope + v), kv_lora] bf16, cache as
-// above holding every position the batch attends to. Returns [T, H, v] f32.
-Tensor mla_attention(const Tensor& q, const Tensor& kv_b, const Tensor& cache,
-                     const MlaBatch& batch, const MlaDims& dims, float softmax_scale);
+// q [T, H, nope + rope] f32 (q_pe already rotated); w_uk [H, nope, kv_lora] and
+// w_uv [H, v, kv_lora] bf16 (views of kv_b_proj: rows contiguous, heads strided); cache as above,
+// holding every position the batch attends to. Returns [T, H, v] f32.
+Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, const Tensor& cache,
+                     const MlaBatch& batch, float softmax_scale);
 
 }  // namespace mlaserve::ops

@@ -15,7 +15,9 @@ namespace mlaserve {
 namespace {
 
 struct Problem {
-  ops::MlaDims d{3, 8, 4, 6, 16};
+  struct {
+    int64_t num_heads, nope_dim, rope_dim, v_dim, kv_lora;
+  } d{3, 8, 4, 6, 16};
   std::vector<std::vector<int32_t>> tables;
   ops::MlaBatch batch;
   std::vector<float> q;           // [T, H, nope + rope]
@@ -116,7 +118,11 @@ Tensor run(const Problem& p, const Tensor& cache, float scale) {
       {p.batch.num_tokens(), p.d.num_heads, p.d.nope_dim + p.d.rope_dim}, p.q);
   Tensor kv_b = Tensor::empty({p.d.num_heads * (p.d.nope_dim + p.d.v_dim), p.d.kv_lora}, DType::kBF16);
   std::copy(p.kv_b.begin(), p.kv_b.end(), kv_b.data<uint16_t>());
-  return ops::mla_attention(q, kv_b, cache, p.batch, p.d, scale);
+  // The per-head W_UK / W_UV blocks of kv_b_proj, as the model's weights hold them.
+  Tensor per_head = kv_b.view({p.d.num_heads, p.d.nope_dim + p.d.v_dim, p.d.kv_lora});
+  Tensor w_uk = per_head.slice(1, 0, p.d.nope_dim);
+  Tensor w_uv = per_head.slice(1, p.d.nope_dim, p.d.nope_dim + p.d.v_dim);
+  return ops::mla_attention(q, w_uk, w_uv, cache, p.batch, scale);
 }
 
 TEST(MlaAttention, AbsorbedMatchesNaiveOnRaggedPagedBatch) {
