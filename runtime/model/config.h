@@ -60,6 +60,9 @@ struct ModelConfig {
   double softmax_scale() const;
 };
 
+// YaRN's attention scale: 0.1·m·ln(factor) + 1, and 1 when factor <= 1 or m == 0.
+double yarn_mscale(double factor, double mscale);
+
 // Parses and validates; `source` (a path) prefixes every error, which also names the field.
 ModelConfig parse_model_config(const nlohmann::json& json, std::string_view source);
 // Reads a config.json, or DIR/config.json when given a directory.
