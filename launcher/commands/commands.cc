@@ -5,8 +5,7 @@
 namespace mlaserve {
 
 void add_commands(CLI::App& app, std::function<int()>& action) {
-  (void)app;
-  (void)action;
+  add_generate_command(app, action);
 }
 
 }  // namespace mlaserve
