@@ -254,7 +254,8 @@ TEST_P(DeepseekV2Reference, BadInputIsRejectedByName) {
   expect_invalid({{{{}, 0, &table}}}, "no new tokens");
   expect_invalid({{{{5, 6}, model_->config().max_position_embeddings - 1, &table}}},
                  "max_position_embeddings");
-  expect_invalid({{{{5, 6, 7, 8, 9}, 0, &table}}}, "block table");  // 5 positions, 4 reserved
+  // The table holds one block of 16 positions; 17 tokens overrun it.
+  expect_invalid({{{std::vector<int64_t>(17, 5), 0, &table}}}, "block table");
 }
 
 INSTANTIATE_TEST_SUITE_P(ReferenceCheckpoints, DeepseekV2Reference,
