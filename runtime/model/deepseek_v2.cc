@@ -70,13 +70,20 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
   const StepContext ctx{c, batch, positions, rope_, act_, softmax_scale_};
   if (trace) *trace = ForwardTrace{};
 
-  Tensor h = ops::embedding(ids, weights_.embed_tokens, act_);  // [T, hidden] residual stream
+  // The residual stream stays f32 in every mode: it accumulates one update per block, and
+  // rounding each sum to bf16 compounds into flipped expert choices downstream.
+  Tensor h = ops::embedding(ids, weights_.embed_tokens, DType::kF32);  // [T, hidden]
+  const auto norm = [&](const Tensor& w) {
+    Tensor x = Tensor::empty(h.shape(), act_);  // [T, hidden]
+    ops::rms_norm(h, w, c.rms_norm_eps, x);
+    return x;
+  };
   if (trace) trace->residual.push_back(ops::to_dtype(h, DType::kF32));
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const LayerWeights& layer = weights_.layers[l];
-    Tensor x = ops::rms_norm(h, layer.input_layernorm, c.rms_norm_eps);      // [T, hidden]
+    Tensor x = norm(layer.input_layernorm);                                  // [T, hidden]
     ops::add_(h, mla_forward(ctx, layer.attn, x, cache.layer(l)));          // [T, hidden]
-    x = ops::rms_norm(h, layer.post_attention_layernorm, c.rms_norm_eps);   // [T, hidden]
+    x = norm(layer.post_attention_layernorm);                                // [T, hidden]
     ops::MoeRouting routing;
     Tensor ffn = layer.moe ? moe_forward(c, *layer.moe, x, act_, &routing)
                            : mlp_forward(*layer.mlp, x, act_);               // [T, hidden]
