@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/mla_attention.h"
 #include "runtime/core/error.h"
+#include "runtime/core/thread_pool.h"
 
 namespace mlaserve::ops {
 namespace {
@@ -132,10 +133,14 @@ Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, co
   args.softmax_scale = softmax_scale;
   args.out = out.data<float>();
 
+  // Items (token, head) are independent and each is computed whole inside one chunk, so the
+  // result does not depend on the thread count.
   const int64_t items = t * d.num_heads;
   const int64_t scratch_floats = cpu::mla_attention_scratch_floats(args, max_context);
-  std::vector<float> scratch(scratch_floats);
-  cpu::mla_attention_items(args, 0, items, scratch.data());
+  parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(scratch_floats);
+    cpu::mla_attention_items(args, begin, end, scratch.data());
+  });
   return out;
 }
 
