@@ -59,11 +59,14 @@ void rows_all_inputs(const W* w, int64_t ldw, const float* x, int64_t ldx, int64
 
 }  // namespace
 
+// Eight rows in flight: single-threaded on 4096 x 4096 this streams ~18 GB/s against ~15 GB/s
+// with four (more independent loads for the memory system to overlap).
+constexpr int kGemvRows = 8;
+
 void gemv_bf16(const uint16_t* w, int64_t ldw, int64_t k, const float* x, float* y,
                int64_t n_begin, int64_t n_end) {
-  // Four rows in flight keep enough independent loads and FMA chains to saturate memory.
   int64_t j = n_begin;
-  for (; j + 4 <= n_end; j += 4) tile<4, 1>(w + j * ldw, ldw, x, 0, k, y + j, 1);
+  for (; j + kGemvRows <= n_end; j += kGemvRows) tile<kGemvRows, 1>(w + j * ldw, ldw, x, 0, k, y + j, 1);
   for (; j < n_end; ++j) tile<1, 1>(w + j * ldw, ldw, x, 0, k, y + j, 1);
 }
 

@@ -14,10 +14,13 @@ void gemv_bf16(const uint16_t* w, int64_t ldw, int64_t k, const float* x, float*
                int64_t n_begin, int64_t n_end);
 
 // Y[i, j] = sum_t X[i, t] * W[j, t] for i < m: each weight row is read from memory once for all
-// m inputs (decode with a batch of m sequences). Meant for m up to about kSmallMMax.
+// m inputs (decode with a batch of m sequences, short prefill chunks). Meant for m up to
+// about kSmallMMax.
 void gemm_bf16_small_m(const float* x, int64_t ldx, int64_t m, const uint16_t* w, int64_t ldw,
                        int64_t k, float* y, int64_t ldy, int64_t n_begin, int64_t n_end);
 
-inline constexpr int64_t kSmallMMax = 16;
+// Up to here the register-tiled kernel beats widened-panel sgemm on this machine class (single
+// thread, [m x 512] x [1408 x 512]^T: 85 vs 53 GFLOP/s at m = 32, 85 vs 65 at m = 64).
+inline constexpr int64_t kSmallMMax = 64;
 
 }  // namespace mlaserve::cpu

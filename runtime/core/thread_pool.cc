@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -19,10 +20,15 @@ constexpr auto kSpinTime = std::chrono::microseconds(200);
 // Set on worker threads and on a caller while it runs its own chunk: nested calls run inline.
 thread_local bool t_inside_pool = false;
 
-// The job word packs a sequence number with the chunk count, so a worker learns from one atomic
-// load whether it has a chunk, without touching job fields the caller may already be rewriting.
-constexpr uint64_t kChunkBits = 20;
-constexpr uint64_t kChunkMask = (uint64_t{1} << kChunkBits) - 1;
+// The claim word packs (sequence, chunk count, next unclaimed chunk) into one atomic, so a
+// thread claims a chunk with one CAS that also proves the job is still the one it saw: a late
+// worker can never take a chunk of a newer job, nor read job fields being rewritten.
+constexpr int kSeqShift = 32;
+constexpr int kCountShift = 16;
+constexpr uint64_t kField = 0xffff;
+uint64_t seq_of(uint64_t w) { return w >> kSeqShift; }
+uint64_t count_of(uint64_t w) { return (w >> kCountShift) & kField; }
+uint64_t next_of(uint64_t w) { return w & kField; }
 
 int threads_from_env() {
   if (const char* v = std::getenv("MLASERVE_NUM_THREADS"); v != nullptr && *v != '\0') {
@@ -52,18 +58,24 @@ struct ThreadPool::Job {
 };
 
 struct ThreadPool::Shared {
-  alignas(64) std::atomic<uint64_t> word{0};  // (sequence << kChunkBits) | chunk count
-  alignas(64) std::atomic<int> pending{0};    // chunks run by workers, not yet finished
+  alignas(64) std::atomic<uint64_t> claim{0};  // (sequence, chunks, next chunk)
+  alignas(64) std::atomic<int> finished{0};    // chunks of the current job completed
   alignas(64) std::atomic<int> sleepers{0};
   std::atomic<bool> caller_sleeping{false};
   std::atomic<bool> stop{false};
+  // Sleeping is off the hot path (only after kSpinTime idle), so a plain mutex + condition
+  // variable is enough; the sleepers / caller_sleeping flags let posters skip the lock.
+  std::mutex sleep_mutex;
+  std::condition_variable work_cv;
+  std::condition_variable done_cv;
   Job job;
+  int chunks = 0;
   std::mutex error_mutex;
   std::exception_ptr error;
 };
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(num_threads), shared_(new Shared) {
-  MLA_ENSURE(num_threads >= 1 && static_cast<uint64_t>(num_threads) <= kChunkMask,
+  MLA_ENSURE(num_threads >= 1 && static_cast<uint64_t>(num_threads) <= kField,
              kInvalidArgument, "thread pool size ", num_threads, " out of range");
   workers_.reserve(num_threads - 1);
   for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
@@ -71,8 +83,11 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(num_threads), shared_(new
 
 ThreadPool::~ThreadPool() {
   shared_->stop.store(true);
-  shared_->word.fetch_add(uint64_t{1} << kChunkBits);
-  shared_->word.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(shared_->sleep_mutex);
+    shared_->claim.fetch_add(uint64_t{1} << kSeqShift);
+  }
+  shared_->work_cv.notify_all();
   for (auto& t : workers_) t.join();
 }
 
@@ -87,30 +102,45 @@ void ThreadPool::run_chunk(const Job& job, int chunk) {
   }
 }
 
-void ThreadPool::worker_loop(int index) {
+// Claims and runs chunks of job `seq` until none is left (or a newer job replaced it).
+void ThreadPool::run_claimed(uint64_t seq) {
+  Shared& s = *shared_;
+  uint64_t w = s.claim.load(std::memory_order_acquire);
+  for (;;) {
+    if (seq_of(w) != seq || next_of(w) >= count_of(w)) return;
+    if (!s.claim.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+      continue;
+    run_chunk(s.job, static_cast<int>(next_of(w)));
+    if (s.finished.fetch_add(1) + 1 == s.chunks && s.caller_sleeping.load()) {  // seq_cst
+      std::lock_guard<std::mutex> lock(s.sleep_mutex);
+      s.done_cv.notify_all();
+    }
+    w = s.claim.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::worker_loop(int) {
   t_inside_pool = true;
   Shared& s = *shared_;
-  uint64_t seen = s.word.load(std::memory_order_acquire);
+  uint64_t seen = 0;  // the initial sequence: a job posted before this thread ran is still new
   for (;;) {
-    uint64_t w = s.word.load(std::memory_order_acquire);
-    if (w == seen) {
+    uint64_t w = s.claim.load(std::memory_order_acquire);
+    if (seq_of(w) == seen) {
       auto deadline = std::chrono::steady_clock::now() + kSpinTime;
-      for (int i = 0; (w = s.word.load(std::memory_order_acquire)) == seen; ++i) {
+      for (int i = 0; seq_of(w = s.claim.load(std::memory_order_acquire)) == seen; ++i) {
         _mm_pause();
         if ((i & 255) == 255 && std::chrono::steady_clock::now() > deadline) {
-          s.sleepers.fetch_add(1);  // seq_cst: pairs with the caller's word update
-          s.word.wait(seen);
+          std::unique_lock<std::mutex> lock(s.sleep_mutex);
+          s.sleepers.fetch_add(1);  // seq_cst: pairs with the caller's claim store
+          s.work_cv.wait(lock, [&] { return seq_of(s.claim.load()) != seen; });
           s.sleepers.fetch_sub(1);
         }
       }
     }
-    seen = w;
+    seen = seq_of(w);
     if (s.stop.load()) return;
-    if (index < static_cast<int>(w & kChunkMask)) {
-      run_chunk(s.job, index);
-      if (s.pending.fetch_sub(1) == 1 && s.caller_sleeping.load())  // seq_cst both
-        s.pending.notify_one();
-    }
+    run_claimed(seen);
   }
 }
 
@@ -136,26 +166,30 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain, RangeFn fn) {
   job.chunk = (units + chunks - 1) / chunks * grain;
   chunks = (n + job.chunk - 1) / job.chunk;
   job.fn = &fn;
+  s.chunks = static_cast<int>(chunks);
   s.error = nullptr;
-  s.pending.store(static_cast<int>(chunks - 1), std::memory_order_relaxed);
+  s.finished.store(0, std::memory_order_relaxed);
 
-  const uint64_t seq = (s.word.load(std::memory_order_relaxed) >> kChunkBits) + 1;
-  s.word.store((seq << kChunkBits) | static_cast<uint64_t>(chunks));  // seq_cst
-  if (s.sleepers.load() > 0) s.word.notify_all();
+  const uint64_t seq = seq_of(s.claim.load(std::memory_order_relaxed)) + 1;
+  s.claim.store((seq << kSeqShift) | (static_cast<uint64_t>(chunks) << kCountShift));  // seq_cst
+  if (s.sleepers.load() > 0) {
+    std::lock_guard<std::mutex> lock(s.sleep_mutex);
+    s.work_cv.notify_all();
+  }
 
+  // The caller claims chunks too: when workers are slow to start (an oversubscribed machine),
+  // it simply does the work itself instead of waiting for them.
   t_inside_pool = true;
-  run_chunk(job, 0);
+  run_claimed(seq);
   t_inside_pool = false;
 
   auto deadline = std::chrono::steady_clock::now() + kSpinTime;
-  for (int i = 0;; ++i) {
-    int p = s.pending.load(std::memory_order_acquire);
-    if (p == 0) break;
+  for (int i = 0; s.finished.load(std::memory_order_acquire) != s.chunks; ++i) {
     _mm_pause();
     if ((i & 255) == 255 && std::chrono::steady_clock::now() > deadline) {
+      std::unique_lock<std::mutex> lock(s.sleep_mutex);
       s.caller_sleeping.store(true);
-      p = s.pending.load();
-      if (p != 0) s.pending.wait(p);
+      s.done_cv.wait(lock, [&] { return s.finished.load() == s.chunks; });
       s.caller_sleeping.store(false);
     }
   }

@@ -1,7 +1,8 @@
 #pragma once
 // A persistent pool of worker threads for data-parallel loops. Decode calls parallel_for hundreds
-// of times per step, so a call must cost microseconds: workers spin briefly on an epoch counter
-// before sleeping on it (futex), and the caller runs the first chunk itself.
+// of times per step, so a call must cost microseconds: idle workers spin briefly before they
+// sleep, and every thread — the caller included — claims chunks from one atomic word, so on a
+// busy machine a worker that is slow to wake costs nothing: the caller does its chunk instead.
 //
 // Determinism: parallel_for only decides *which thread* runs a chunk. Kernels must compute each
 // output element entirely inside one fn(begin, end) call with an order that does not depend on
@@ -42,8 +43,8 @@ class ThreadPool {
   int num_threads() const { return num_threads_; }
 
   // Splits [begin, end) into at most num_threads() contiguous chunks of at least `grain`
-  // elements (the last may be shorter) and calls fn(chunk_begin, chunk_end) once per chunk; the
-  // caller runs one chunk. Returns when all chunks are done. Exceptions thrown by fn are
+  // elements (the last may be shorter; chunk bounds are begin + multiples of grain) and calls
+  // fn(chunk_begin, chunk_end) once per chunk on whichever thread claims it first. Returns when all chunks are done. Exceptions thrown by fn are
   // rethrown in the caller (the first one). A call made from inside fn, or while another thread
   // is using the pool, runs inline on the calling thread.
   template <typename F>
@@ -61,6 +62,7 @@ class ThreadPool {
  private:
   struct Job;
   void worker_loop(int index);
+  void run_claimed(uint64_t seq);
   void run_chunk(const Job& job, int chunk);
 
   int num_threads_;

@@ -46,7 +46,7 @@ void linear(const Tensor& x, const Tensor& w, const Tensor& y) {
     const uint16_t* wp = w.data<uint16_t>();
     if (m == 1) {
       // Weight bytes dominate: a chunk should stream at least ~32 KiB to amortise the dispatch.
-      const int64_t grain = (detail::grain_rows(k * 2, 32 * 1024) + 3) / 4 * 4;
+      const int64_t grain = (detail::grain_rows(k * 2, 32 * 1024) + 7) / 8 * 8;
       parallel_for(0, n, grain, [&](int64_t b, int64_t e) {
         cpu::gemv_bf16(wp, k, k, xp, yp, b, e);
       });

@@ -56,7 +56,7 @@ TEST_P(LinearKernels, GemvMatchesReference) {
 TEST_P(LinearKernels, SmallMMatchesReferenceAndGemvBitwise) {
   const auto [n, k] = GetParam();
   const auto w = random_bf16(n * k, 3);
-  for (int64_t m : {2, 3, 4, 5, 7, 8, 13, 16}) {
+  for (int64_t m : {2, 3, 4, 5, 7, 8, 13, 16, 33}) {
     const auto x = random_floats(m * k, 4 + m);
     std::vector<float> y(m * n);
     gemm_bf16_small_m(x.data(), k, m, w.data(), k, k, y.data(), n, 0, n);
