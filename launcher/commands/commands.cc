@@ -5,6 +5,8 @@
 namespace mlaserve {
 
 void add_commands(CLI::App& app, std::function<int()>& action) {
+  add_make_model_command(app, action);
+  add_inspect_command(app, action);
   add_generate_command(app, action);
 }
 

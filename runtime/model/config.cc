@@ -29,7 +29,7 @@ class Fields {
     return it != object_.end() && !it->is_null();
   }
   const json& get(std::string_view field) const {
-    if (!has(field)) bad(field, "is required but missing");
+    if (!has(field)) bad(field, "is required but missing or null");
     return *object_.find(std::string(field));
   }
 
@@ -79,8 +79,15 @@ class Fields {
   std::string prefix_;
 };
 
-void check_positive(const Fields& f, std::string_view field, int64_t value) {
-  if (value <= 0) f.bad(field, str_cat("(", value, ") must be positive"));
+// Upper bounds far above any real model keep every parameter count within int64 and stop an
+// absurd config from allocating the world.
+constexpr int64_t kMaxSize = int64_t{1} << 18;
+constexpr int64_t kMaxCount = 1024;  // layers, experts
+constexpr int64_t kMaxHeads = 4096;
+constexpr int64_t kMaxPositions = int64_t{1} << 30;
+
+void check_positive(const Fields& f, std::string_view field, int64_t value, int64_t max = kMaxSize) {
+  if (value <= 0 || value > max) f.bad(field, str_cat("(", value, ") must be in [1, ", max, "]"));
 }
 
 YarnScaling parse_rope_scaling(const json& value, const std::string& source) {
@@ -105,7 +112,7 @@ YarnScaling parse_rope_scaling(const json& value, const std::string& source) {
   y.mscale_all_dim = f.number("mscale_all_dim", y.mscale_all_dim);
 
   if (y.factor < 1) f.bad("factor", str_cat("(", y.factor, ") must be >= 1"));
-  check_positive(f, "original_max_position_embeddings", y.original_max_position_embeddings);
+  check_positive(f, "original_max_position_embeddings", y.original_max_position_embeddings, kMaxPositions);
   if (y.beta_slow <= 0) f.bad("beta_slow", str_cat("(", y.beta_slow, ") must be positive"));
   if (y.beta_fast <= y.beta_slow)
     f.bad("beta_fast", str_cat("(", y.beta_fast, ") must exceed beta_slow (", y.beta_slow, ")"));
@@ -119,13 +126,13 @@ void validate(const ModelConfig& c, const Fields& f) {
   check_positive(f, "vocab_size", c.vocab_size);
   check_positive(f, "hidden_size", c.hidden_size);
   check_positive(f, "intermediate_size", c.intermediate_size);
-  check_positive(f, "num_hidden_layers", c.num_hidden_layers);
-  check_positive(f, "num_attention_heads", c.num_attention_heads);
+  check_positive(f, "num_hidden_layers", c.num_hidden_layers, kMaxCount);
+  check_positive(f, "num_attention_heads", c.num_attention_heads, kMaxHeads);
   check_positive(f, "kv_lora_rank", c.kv_lora_rank);
   check_positive(f, "qk_nope_head_dim", c.qk_nope_head_dim);
   check_positive(f, "qk_rope_head_dim", c.qk_rope_head_dim);
   check_positive(f, "v_head_dim", c.v_head_dim);
-  check_positive(f, "max_position_embeddings", c.max_position_embeddings);
+  check_positive(f, "max_position_embeddings", c.max_position_embeddings, kMaxPositions);
   if (c.q_lora_rank) check_positive(f, "q_lora_rank", *c.q_lora_rank);
   // RoPE rotates pairs of values.
   if (c.qk_rope_head_dim % 2 != 0)
@@ -134,7 +141,7 @@ void validate(const ModelConfig& c, const Fields& f) {
     f.bad("first_k_dense_replace", str_cat("(", c.first_k_dense_replace,
                                            ") must be in [0, num_hidden_layers (",
                                            c.num_hidden_layers, ")]"));
-  check_positive(f, "moe_layer_freq", c.moe_layer_freq);
+  check_positive(f, "moe_layer_freq", c.moe_layer_freq, kMaxCount);
   if (!(c.rms_norm_eps > 0)) f.bad("rms_norm_eps", str_cat("(", c.rms_norm_eps, ") must be positive"));
   // θ_i = base^(-2i/d) must decay, and YaRN divides by ln(base).
   if (!(c.rope_theta > 1)) f.bad("rope_theta", str_cat("(", c.rope_theta, ") must exceed 1"));
@@ -142,17 +149,17 @@ void validate(const ModelConfig& c, const Fields& f) {
     if (id < 0 || id >= c.vocab_size)
       f.bad(field, str_cat("(", id, ") must be in [0, vocab_size (", c.vocab_size, "))"));
 
-  if (c.n_routed_experts < 0)
-    f.bad("n_routed_experts", str_cat("(", c.n_routed_experts, ") must not be negative"));
+  if (c.n_routed_experts < 0 || c.n_routed_experts > kMaxCount)
+    f.bad("n_routed_experts", str_cat("(", c.n_routed_experts, ") must be in [0, ", kMaxCount, "]"));
   if (c.n_routed_experts == 0) return;  // a dense model: the MoE fields are unused
   check_positive(f, "moe_intermediate_size", c.moe_intermediate_size);
-  if (c.n_shared_experts < 0)
-    f.bad("n_shared_experts", str_cat("(", c.n_shared_experts, ") must not be negative"));
+  if (c.n_shared_experts < 0 || c.n_shared_experts > kMaxCount)
+    f.bad("n_shared_experts", str_cat("(", c.n_shared_experts, ") must be in [0, ", kMaxCount, "]"));
   if (c.num_experts_per_tok <= 0 || c.num_experts_per_tok > c.n_routed_experts)
     f.bad("num_experts_per_tok", str_cat("(", c.num_experts_per_tok,
                                          ") must be in [1, n_routed_experts (", c.n_routed_experts,
                                          ")]"));
-  check_positive(f, "n_group", c.n_group);
+  check_positive(f, "n_group", c.n_group, kMaxCount);
   if (c.n_routed_experts % c.n_group != 0)
     f.bad("n_group", str_cat("(", c.n_group, ") must divide n_routed_experts (",
                              c.n_routed_experts, ")"));

@@ -32,13 +32,18 @@ json parse_json_without_duplicates(std::string_view text, const std::filesystem:
   std::string duplicate;
   auto callback = [&](int, json::parse_event_t event, json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start: open_objects.emplace_back(); break;
-      case json::parse_event_t::object_end: open_objects.pop_back(); break;
+      case json::parse_event_t::object_start:
+        open_objects.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        open_objects.pop_back();
+        break;
       case json::parse_event_t::key:
         if (!open_objects.back().insert(parsed.get<std::string>()).second && duplicate.empty())
           duplicate = parsed.get<std::string>();
         break;
-      default: break;
+      default:
+        break;
     }
     return true;
   };
@@ -48,8 +53,8 @@ json parse_json_without_duplicates(std::string_view text, const std::filesystem:
   } catch (const json::exception& e) {
     fail(ErrorCode::kDataLoss, file.string(), ": invalid JSON in ", what, ": ", e.what());
   }
-  MLA_ENSURE(duplicate.empty(), kDataLoss, file.string(), ": duplicate key \"", duplicate,
-             "\" in ", what);
+  MLA_ENSURE(duplicate.empty(), kDataLoss, file.string(), ": duplicate key \"", duplicate, "\" in ",
+             what);
   MLA_ENSURE(root.is_object(), kDataLoss, file.string(), ": ", what, " is not a JSON object");
   return root;
 }
@@ -107,12 +112,12 @@ TensorInfo parse_entry(const std::string& name, const json& entry, uint64_t data
   MLA_ENSURE(as_index((*offsets_it)[0], info.begin) && as_index((*offsets_it)[1], info.end),
              kDataLoss, where, ": data_offsets ", offsets_it->dump(),
              " are not non-negative integers");
-  MLA_ENSURE(info.begin <= info.end && info.end <= data_bytes, kDataLoss, where,
-             ": data_offsets [", info.begin, ", ", info.end,
-             "] do not fit in the data section of ", data_bytes, " bytes");
-  MLA_ENSURE(info.end - info.begin == bytes, kDataLoss, where, ": shape ",
-             shape_string(info.shape), " of ", dtype_name(info.dtype), " needs ", bytes,
-             " bytes but data_offsets hold ", info.end - info.begin);
+  MLA_ENSURE(info.begin <= info.end && info.end <= data_bytes, kDataLoss, where, ": data_offsets [",
+             info.begin, ", ", info.end, "] do not fit in the data section of ", data_bytes,
+             " bytes");
+  MLA_ENSURE(info.end - info.begin == bytes, kDataLoss, where, ": shape ", shape_string(info.shape),
+             " of ", dtype_name(info.dtype), " needs ", bytes, " bytes but data_offsets hold ",
+             info.end - info.begin);
   return info;
 }
 
@@ -143,9 +148,9 @@ std::map<std::string, TensorInfo> parse_header(std::string_view json_text, uint6
   for (size_t i = 1; i < by_offset.size(); ++i) {
     const TensorInfo& prev = *by_offset[i - 1];
     const TensorInfo& cur = *by_offset[i];
-    MLA_ENSURE(cur.begin >= prev.end, kDataLoss, file.string(), ": tensor ", cur.name,
-               " (bytes ", cur.begin, "..", cur.end, ") overlaps tensor ", prev.name, " (bytes ",
-               prev.begin, "..", prev.end, ")");
+    MLA_ENSURE(cur.begin >= prev.end, kDataLoss, file.string(), ": tensor ", cur.name, " (bytes ",
+               cur.begin, "..", cur.end, ") overlaps tensor ", prev.name, " (bytes ", prev.begin,
+               "..", prev.end, ")");
   }
   return tensors;
 }
@@ -167,7 +172,8 @@ std::map<std::string, TensorInfo> parse_safetensors_header(std::string_view json
 }
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must fail the regular-file check below, not wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     fail(err == ENOENT || err == ENOTDIR ? ErrorCode::kNotFound : ErrorCode::kFailedPrecondition,
@@ -180,18 +186,20 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   file->path_ = path;
   if (stat_ok && S_ISREG(st.st_mode) && st.st_size >= 8) {
     file->map_ = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-    if (file->map_ == MAP_FAILED) file->map_ = nullptr;
-    else file->map_bytes_ = static_cast<size_t>(st.st_size);
+    if (file->map_ == MAP_FAILED)
+      file->map_ = nullptr;
+    else
+      file->map_bytes_ = static_cast<size_t>(st.st_size);
   }
   const int map_errno = errno;
   ::close(fd);
-  MLA_ENSURE(stat_ok, kFailedPrecondition, path.string(), ": cannot stat: ",
-             std::strerror(stat_errno));
+  MLA_ENSURE(stat_ok, kFailedPrecondition, path.string(),
+             ": cannot stat: ", std::strerror(stat_errno));
   MLA_ENSURE(S_ISREG(st.st_mode), kInvalidArgument, path.string(), ": not a regular file");
   MLA_ENSURE(st.st_size >= 8, kDataLoss, path.string(), ": truncated: ", st.st_size,
              " bytes, shorter than the 8-byte header length");
-  MLA_ENSURE(file->map_ != nullptr, kResourceExhausted, path.string(), ": mmap failed: ",
-             std::strerror(map_errno));
+  MLA_ENSURE(file->map_ != nullptr, kResourceExhausted, path.string(),
+             ": mmap failed: ", std::strerror(map_errno));
 
   const auto* bytes = static_cast<const uint8_t*>(file->map_);
   uint64_t header_bytes = 0;
@@ -206,7 +214,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   const std::string_view header(reinterpret_cast<const char*>(bytes + 8), header_bytes);
   file->tensors_ = parse_header(header, available - header_bytes, path, &file->metadata_);
 
-  // Model loading walks tensors in file order; let the kernel read ahead aggressively.
+  // Loads read each tensor front to back: on a cold file, let the kernel read ahead in big steps.
   ::madvise(file->map_, file->map_bytes_, MADV_SEQUENTIAL);
   return file;
 }
@@ -220,20 +228,14 @@ Checkpoint Checkpoint::open(const std::filesystem::path& path) {
   Checkpoint ckpt;
   ckpt.path_ = path;
   std::error_code ec;
-  if (!fs::is_directory(path, ec)) {
-    MLA_ENSURE(fs::exists(path, ec), kNotFound, path.string(), ": no such checkpoint");
-    auto file = SafetensorsFile::open(path);
-    for (const auto& [name, info] : file->tensors()) ckpt.index_[name] = &info;
-    ckpt.files_[path.filename().string()] = std::move(file);
-    return ckpt;
-  }
-
+  const bool is_dir = fs::is_directory(path, ec);
   const fs::path index_path = path / "model.safetensors.index.json";
-  if (!fs::exists(index_path, ec)) {
-    const fs::path single = path / "model.safetensors";
+  if (!is_dir || !fs::exists(index_path, ec)) {
+    const fs::path single = is_dir ? path / "model.safetensors" : path;
     MLA_ENSURE(fs::exists(single, ec), kNotFound, path.string(),
-               ": checkpoint directory has neither model.safetensors.index.json nor "
-               "model.safetensors");
+               is_dir ? ": checkpoint directory has neither model.safetensors.index.json nor "
+                        "model.safetensors"
+                      : ": no such checkpoint");
     auto file = SafetensorsFile::open(single);
     for (const auto& [name, info] : file->tensors()) ckpt.index_[name] = &info;
     ckpt.files_[single.filename().string()] = std::move(file);
@@ -241,8 +243,8 @@ Checkpoint Checkpoint::open(const std::filesystem::path& path) {
   }
 
   const std::string index_name = index_path.string();
-  const json root = parse_json_without_duplicates(read_text_file(index_path), index_path,
-                                                  "checkpoint index");
+  const json root =
+      parse_json_without_duplicates(read_text_file(index_path), index_path, "checkpoint index");
   const auto map_it = root.find("weight_map");
   MLA_ENSURE(map_it != root.end() && map_it->is_object(), kDataLoss, index_name,
              ": field \"weight_map\" is missing or not an object");
@@ -267,8 +269,8 @@ Checkpoint Checkpoint::open(const std::filesystem::path& path) {
   for (const auto& [shard_name, file] : ckpt.files_) {
     for (const auto& [tensor, info] : file->tensors()) {
       const auto it = shard_of.find(tensor);
-      MLA_ENSURE(it != shard_of.end(), kDataLoss, file->path().string(), " holds tensor ",
-                 tensor, ", which ", index_name, " does not list");
+      MLA_ENSURE(it != shard_of.end(), kDataLoss, file->path().string(), " holds tensor ", tensor,
+                 ", which ", index_name, " does not list");
       MLA_ENSURE(it->second == shard_name, kDataLoss, file->path().string(), " holds tensor ",
                  tensor, ", which ", index_name, " assigns to shard ", it->second);
       ckpt.index_[tensor] = &info;

@@ -212,6 +212,10 @@ TEST(ModelConfig, ValidationErrorsNameTheirField) {
       {"hidden_size", json::json_pointer("/hidden_size"), -128},
       {"hidden_size", json::json_pointer("/hidden_size"), "128"},
       {"hidden_size", json::json_pointer("/hidden_size"), 128.5},
+      {"hidden_size", json::json_pointer("/hidden_size"), int64_t{1} << 40},  // would overflow counts
+      {"num_hidden_layers", json::json_pointer("/num_hidden_layers"), 100000},
+      {"n_routed_experts", json::json_pointer("/n_routed_experts"), -16},
+      {"n_routed_experts", json::json_pointer("/n_routed_experts"), 1 << 20},
       {"num_attention_heads", json::json_pointer("/num_attention_heads"), 0},
       {"q_lora_rank", json::json_pointer("/q_lora_rank"), 0},
       {"kv_lora_rank", json::json_pointer("/kv_lora_rank"), 0},

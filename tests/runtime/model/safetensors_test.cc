@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <fstream>
@@ -51,9 +52,8 @@ void expect_error(Fn&& fn, ErrorCode code, const std::vector<std::string>& fragm
 }
 
 // a: bf16 [4, 3] at [0, 24); b: f32 [2, 5] at [24, 64); c: f16 [6] at [64, 76).
-const std::vector<RawEntry> kThree = {{"a", "BF16", "[4, 3]", 0, 24},
-                                      {"b", "F32", "[2, 5]", 24, 64},
-                                      {"c", "F16", "[6]", 64, 76}};
+const std::vector<RawEntry> kThree = {
+    {"a", "BF16", "[4, 3]", 0, 24}, {"b", "F32", "[2, 5]", 24, 64}, {"c", "F16", "[6]", 64, 76}};
 
 TEST(Safetensors, SingleFileViewsRowsAndColumns) {
   TempDir dir;
@@ -114,9 +114,10 @@ TEST(Safetensors, ScalarAndEmptyTensors) {
   TempDir dir;
   const auto path = dir / "x.safetensors";
   // An empty tensor may sit at any offset, even inside another tensor's bytes.
-  write_bytes(path, safetensors_bytes(pad8(header_json({{"s", "F32", "[]", 0, 4},
-                                                        {"e", "BF16", "[0, 5]", 2, 2}})),
-                                      pattern_bytes(4)));
+  write_bytes(path,
+              safetensors_bytes(
+                  pad8(header_json({{"s", "F32", "[]", 0, 4}, {"e", "BF16", "[0, 5]", 2, 2}})),
+                  pattern_bytes(4)));
   const Checkpoint ckpt = Checkpoint::open(path);
   EXPECT_EQ(ckpt.view("s").shape(), Shape{});
   EXPECT_EQ(tensor_bytes(ckpt.view("s")), pattern_bytes(4));
@@ -183,71 +184,113 @@ std::vector<BadFile> bad_files() {
       {"short_length", std::string("\x05\0\0", 3), ErrorCode::kDataLoss, {"truncated"}},
       {"length_past_end", safetensors_bytes("{}", "", 1000), ErrorCode::kDataLoss, {"1000"}},
       {"length_huge", safetensors_bytes("{}", "", ~0ull), ErrorCode::kDataLoss, {"header length"}},
-      {"invalid_json", with_header(R"({"model.bad.weight":{"dtype":)"), ErrorCode::kDataLoss,
+      {"invalid_json",
+       with_header(R"({"model.bad.weight":{"dtype":)"),
+       ErrorCode::kDataLoss,
        {"invalid JSON"}},
       {"not_object", with_header("[1, 2]"), ErrorCode::kDataLoss, {"not a JSON object"}},
       {"entry_not_object", with_header(entry("5")), ErrorCode::kDataLoss, {t}},
-      {"missing_dtype", with_header(entry(R"({"shape":[2],"data_offsets":[0,4]})")),
-       ErrorCode::kDataLoss, {t, "dtype"}},
-      {"dtype_not_string", with_header(entry(R"({"dtype":16,"shape":[2],"data_offsets":[0,4]})")),
-       ErrorCode::kDataLoss, {t, "dtype"}},
-      {"missing_shape", with_header(entry(R"({"dtype":"BF16","data_offsets":[0,4]})")),
-       ErrorCode::kDataLoss, {t, "shape"}},
-      {"shape_not_array", with_header(entry(R"({"dtype":"BF16","shape":2,"data_offsets":[0,4]})")),
-       ErrorCode::kDataLoss, {t, "shape"}},
-      {"missing_offsets", with_header(entry(R"({"dtype":"BF16","shape":[2]})")),
-       ErrorCode::kDataLoss, {t, "data_offsets"}},
-      {"offsets_one", with_header(entry(R"({"dtype":"BF16","shape":[2],"data_offsets":[4]})")),
-       ErrorCode::kDataLoss, {t, "data_offsets"}},
+      {"missing_dtype",
+       with_header(entry(R"({"shape":[2],"data_offsets":[0,4]})")),
+       ErrorCode::kDataLoss,
+       {t, "dtype"}},
+      {"dtype_not_string",
+       with_header(entry(R"({"dtype":16,"shape":[2],"data_offsets":[0,4]})")),
+       ErrorCode::kDataLoss,
+       {t, "dtype"}},
+      {"missing_shape",
+       with_header(entry(R"({"dtype":"BF16","data_offsets":[0,4]})")),
+       ErrorCode::kDataLoss,
+       {t, "shape"}},
+      {"shape_not_array",
+       with_header(entry(R"({"dtype":"BF16","shape":2,"data_offsets":[0,4]})")),
+       ErrorCode::kDataLoss,
+       {t, "shape"}},
+      {"missing_offsets",
+       with_header(entry(R"({"dtype":"BF16","shape":[2]})")),
+       ErrorCode::kDataLoss,
+       {t, "data_offsets"}},
+      {"offsets_one",
+       with_header(entry(R"({"dtype":"BF16","shape":[2],"data_offsets":[4]})")),
+       ErrorCode::kDataLoss,
+       {t, "data_offsets"}},
       {"offsets_three",
        with_header(entry(R"({"dtype":"BF16","shape":[2],"data_offsets":[0,4,4]})")),
-       ErrorCode::kDataLoss, {t, "data_offsets"}},
-      {"negative_dim", with_header(entry(R"({"dtype":"BF16","shape":[-2],"data_offsets":[0,4]})")),
-       ErrorCode::kDataLoss, {t, "[-2]"}},
-      {"float_dim", with_header(entry(R"({"dtype":"BF16","shape":[2.0],"data_offsets":[0,4]})")),
-       ErrorCode::kDataLoss, {t, "shape"}},
+       ErrorCode::kDataLoss,
+       {t, "data_offsets"}},
+      {"negative_dim",
+       with_header(entry(R"({"dtype":"BF16","shape":[-2],"data_offsets":[0,4]})")),
+       ErrorCode::kDataLoss,
+       {t, "[-2]"}},
+      {"float_dim",
+       with_header(entry(R"({"dtype":"BF16","shape":[2.0],"data_offsets":[0,4]})")),
+       ErrorCode::kDataLoss,
+       {t, "shape"}},
       {"dim_past_int64",
-       with_header(entry(R"({"dtype":"BF16","shape":[18446744073709551615],"data_offsets":[0,4]})")),
-       ErrorCode::kDataLoss, {t, "shape"}},
+       with_header(
+           entry(R"({"dtype":"BF16","shape":[18446744073709551615],"data_offsets":[0,4]})")),
+       ErrorCode::kDataLoss,
+       {t, "shape"}},
       // 2 bytes x 2^32 x 2^32 wraps to 0 in 64 bits; unchecked, it would match offsets [0, 0].
       {"size_overflow",
-       with_header(entry(
-           R"({"dtype":"BF16","shape":[4294967296,4294967296],"data_offsets":[0,0]})")),
-       ErrorCode::kDataLoss, {t, "overflow"}},
+       with_header(
+           entry(R"({"dtype":"BF16","shape":[4294967296,4294967296],"data_offsets":[0,0]})")),
+       ErrorCode::kDataLoss,
+       {t, "overflow"}},
       {"negative_offset",
        with_header(entry(R"({"dtype":"BF16","shape":[2],"data_offsets":[-4,0]})")),
-       ErrorCode::kDataLoss, {t, "data_offsets"}},
+       ErrorCode::kDataLoss,
+       {t, "data_offsets"}},
       {"begin_after_end",
        with_header(entry(R"({"dtype":"F32","shape":[2],"data_offsets":[8,0]})")),
-       ErrorCode::kDataLoss, {t, "[8, 0]"}},
-      {"end_past_data", with_header(entry(R"({"dtype":"F32","shape":[4],"data_offsets":[8,24]})")),
-       ErrorCode::kDataLoss, {t, "16 bytes"}},
-      {"size_mismatch", with_header(entry(R"({"dtype":"F32","shape":[3],"data_offsets":[0,16]})")),
-       ErrorCode::kDataLoss, {t, "needs 12 bytes", "16"}},
+       ErrorCode::kDataLoss,
+       {t, "[8, 0]"}},
+      {"end_past_data",
+       with_header(entry(R"({"dtype":"F32","shape":[4],"data_offsets":[8,24]})")),
+       ErrorCode::kDataLoss,
+       {t, "16 bytes"}},
+      {"size_mismatch",
+       with_header(entry(R"({"dtype":"F32","shape":[3],"data_offsets":[0,16]})")),
+       ErrorCode::kDataLoss,
+       {t, "needs 12 bytes", "16"}},
       {"overlap",
-       with_header(header_json({{"model.first", "F32", "[2]", 0, 8},
-                                {"model.second", "F32", "[2]", 4, 12}})),
-       ErrorCode::kDataLoss, {"model.first", "model.second", "overlaps"}},
+       with_header(header_json(
+           {{"model.first", "F32", "[2]", 0, 8}, {"model.second", "F32", "[2]", 4, 12}})),
+       ErrorCode::kDataLoss,
+       {"model.first", "model.second", "overlaps"}},
       {"duplicate_name",
        with_header(R"({"model.bad.weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
                    R"("model.bad.weight":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})"),
-       ErrorCode::kDataLoss, {t, "duplicate"}},
+       ErrorCode::kDataLoss,
+       {t, "duplicate"}},
       {"duplicate_field",
        with_header(entry(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4],"shape":[2]})")),
-       ErrorCode::kDataLoss, {"duplicate", "shape"}},
-      {"metadata_not_object", with_header(R"({"__metadata__":[1]})"), ErrorCode::kDataLoss,
+       ErrorCode::kDataLoss,
+       {"duplicate", "shape"}},
+      {"metadata_not_object",
+       with_header(R"({"__metadata__":[1]})"),
+       ErrorCode::kDataLoss,
        {"__metadata__"}},
-      {"metadata_value", with_header(R"({"__metadata__":{"format":1}})"), ErrorCode::kDataLoss,
+      {"metadata_value",
+       with_header(R"({"__metadata__":{"format":1}})"),
+       ErrorCode::kDataLoss,
        {"__metadata__", "format"}},
-      {"dtype_f64", with_header(entry(R"({"dtype":"F64","shape":[2],"data_offsets":[0,16]})")),
-       ErrorCode::kInvalidArgument, {t, "\"F64\""}},
-      {"dtype_i8", with_header(entry(R"({"dtype":"I8","shape":[2],"data_offsets":[0,2]})")),
-       ErrorCode::kInvalidArgument, {t, "\"I8\""}},
+      {"dtype_f64",
+       with_header(entry(R"({"dtype":"F64","shape":[2],"data_offsets":[0,16]})")),
+       ErrorCode::kInvalidArgument,
+       {t, "\"F64\""}},
+      {"dtype_i8",
+       with_header(entry(R"({"dtype":"I8","shape":[2],"data_offsets":[0,2]})")),
+       ErrorCode::kInvalidArgument,
+       {t, "\"I8\""}},
       {"dtype_f8",
        with_header(entry(R"({"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]})")),
-       ErrorCode::kInvalidArgument, {t, "\"F8_E4M3\""}},
-      {"dtype_unknown", with_header(entry(R"({"dtype":"bf16","shape":[2],"data_offsets":[0,4]})")),
-       ErrorCode::kInvalidArgument, {t, "\"bf16\""}},
+       ErrorCode::kInvalidArgument,
+       {t, "\"F8_E4M3\""}},
+      {"dtype_unknown",
+       with_header(entry(R"({"dtype":"bf16","shape":[2],"data_offsets":[0,4]})")),
+       ErrorCode::kInvalidArgument,
+       {t, "\"bf16\""}},
   };
 }
 
@@ -270,10 +313,14 @@ TEST_P(BadSafetensorsFile, IsRejectedWithCodeFileAndTensor) {
 INSTANTIATE_TEST_SUITE_P(Cases, BadSafetensorsFile, ::testing::ValuesIn(bad_files()),
                          [](const auto& info) { return info.param.label; });
 
-TEST(Safetensors, DirectoryIsNotAFile) {
+TEST(Safetensors, DirectoryAndFifoAreNotFiles) {
   TempDir dir;
   std::filesystem::create_directories(dir / "sub");
   expect_error([&] { SafetensorsFile::open(dir / "sub"); }, ErrorCode::kInvalidArgument, {"sub"});
+  // Opening a FIFO without a writer would block forever unless the reader refuses it up front.
+  ASSERT_EQ(::mkfifo((dir / "pipe.safetensors").c_str(), 0600), 0);
+  expect_error([&] { SafetensorsFile::open(dir / "pipe.safetensors"); },
+               ErrorCode::kInvalidArgument, {"pipe.safetensors", "not a regular file"});
 }
 
 // ---- Sharded checkpoints.
@@ -285,22 +332,23 @@ void write_index(const std::filesystem::path& dir, const std::string& weight_map
 
 // shard 1: a, b; shard 2: c, d (each F32 [2, 2] = 16 bytes).
 void write_two_shards(const TempDir& dir) {
-  write_bytes(dir / "s-1.safetensors",
-              safetensors_bytes(pad8(header_json({{"a", "F32", "[2, 2]", 0, 16},
-                                                  {"b", "F32", "[2, 2]", 16, 32}})),
-                                pattern_bytes(32)));
-  write_bytes(dir / "s-2.safetensors",
-              safetensors_bytes(pad8(header_json({{"c", "F32", "[2, 2]", 0, 16},
-                                                  {"d", "F32", "[2, 2]", 16, 32}})),
-                                pattern_bytes(32, 100)));
+  write_bytes(
+      dir / "s-1.safetensors",
+      safetensors_bytes(
+          pad8(header_json({{"a", "F32", "[2, 2]", 0, 16}, {"b", "F32", "[2, 2]", 16, 32}})),
+          pattern_bytes(32)));
+  write_bytes(
+      dir / "s-2.safetensors",
+      safetensors_bytes(
+          pad8(header_json({{"c", "F32", "[2, 2]", 0, 16}, {"d", "F32", "[2, 2]", 16, 32}})),
+          pattern_bytes(32, 100)));
 }
 
 TEST(Checkpoint, ShardedWithIndex) {
   TempDir dir;
   write_two_shards(dir);
-  write_index(dir.path(),
-              R"({"a":"s-1.safetensors","b":"s-1.safetensors","c":"s-2.safetensors",)"
-              R"("d":"s-2.safetensors"})");
+  write_index(dir.path(), R"({"a":"s-1.safetensors","b":"s-1.safetensors","c":"s-2.safetensors",)"
+                          R"("d":"s-2.safetensors"})");
   const Checkpoint ckpt = Checkpoint::open(dir.path());
   EXPECT_EQ(ckpt.tensor_names(), (std::vector<std::string>{"a", "b", "c", "d"}));
   EXPECT_EQ(ckpt.info("d").file, dir / "s-2.safetensors");
@@ -457,9 +505,9 @@ TEST_P(ReferenceCheckpoint, EmbeddingRowsMatchPyTorch) {
   const Tensor full = ckpt.view("model.embed_tokens.weight");
   const int64_t rows = full.dim(0);
   for (int64_t r = 0; r < rows; r += 17)
-    ASSERT_EQ(0, std::memcmp(half.data<uint16_t>() + r * (hidden - hidden / 2),
-                             full.data<uint16_t>() + r * hidden + hidden / 2,
-                             (hidden - hidden / 2) * 2));
+    ASSERT_EQ(
+        0, std::memcmp(half.data<uint16_t>() + r * (hidden - hidden / 2),
+                       full.data<uint16_t>() + r * hidden + hidden / 2, (hidden - hidden / 2) * 2));
 }
 
 INSTANTIATE_TEST_SUITE_P(Data, ReferenceCheckpoint, ::testing::Values("tiny-v2", "tiny-lite"),
