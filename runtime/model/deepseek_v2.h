@@ -43,6 +43,7 @@ class DeepseekV2Model {
   DeepseekV2Model(ModelConfig config, Checkpoint checkpoint, DType activation_dtype);
 
   const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
   DType activation_dtype() const { return act_; }
 
   // Writes the new tokens' latents into `cache` and returns logits [rows, vocab] f32, rows in
