@@ -54,6 +54,7 @@ void run_items(const MlaAttentionArgs& a, int64_t item_begin, int64_t item_end, 
   for (int64_t item = item_begin; item < item_end; ++item) {
     const int64_t t = item / a.num_heads;
     const int64_t h = item % a.num_heads;
+    if (a.skip_token && a.skip_token[t]) continue;
     const int64_t s = a.token_seq[t];
     const int64_t position = a.seq_pos_start[s] + (t - a.seq_token_start[s]);
     const int64_t context = position + 1;  // causal: positions [0, position]
@@ -94,7 +95,66 @@ void run_items(const MlaAttentionArgs& a, int64_t item_begin, int64_t item_end, 
   }
 }
 
+template <typename CacheT>
+void run_naive(const MlaAttentionArgs& a, int64_t s, int64_t h, float* scratch) {
+  const CacheT* cache = static_cast<const CacheT*>(a.cache);
+  const int64_t latent = a.kv_lora + a.rope_dim;
+  const int64_t first = a.seq_token_start[s], last = a.seq_token_start[s + 1];
+  const int64_t context = a.seq_pos_start[s] + (last - first);
+  const int32_t* blocks = a.block_tables[s];
+  const uint16_t* w_uk = a.w_uk + h * a.w_uk_head_stride;  // [nope, kv_lora]
+  const uint16_t* w_uv = a.w_uv + h * a.w_uv_head_stride;  // [v, kv_lora]
+  float* k_nope = scratch;                          // [context, nope]
+  float* value = k_nope + context * a.nope_dim;     // [context, v]
+  float* scores = value + context * a.v_dim;        // [context]
+  auto cache_row = [&](int64_t j) {
+    return cache + (static_cast<int64_t>(blocks[j / a.block_size]) * a.block_size +
+                    j % a.block_size) * latent;
+  };
+
+  for (int64_t j = 0; j < context; ++j) {
+    const CacheT* row = cache_row(j);
+    for (int64_t n = 0; n < a.nope_dim; ++n)
+      k_nope[j * a.nope_dim + n] = dot(row, w_uk + n * a.kv_lora, a.kv_lora);
+    for (int64_t v = 0; v < a.v_dim; ++v)
+      value[j * a.v_dim + v] = dot(row, w_uv + v * a.kv_lora, a.kv_lora);
+  }
+  for (int64_t t = first; t < last; ++t) {
+    const int64_t position = a.seq_pos_start[s] + (t - first);
+    const float* q_nope = a.q_nope + t * a.q_token_stride + h * a.q_head_stride;
+    const float* q_pe = a.q_pe + t * a.q_token_stride + h * a.q_head_stride;
+    float max_score = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j <= position; ++j) {
+      const float score = (dot(q_nope, k_nope + j * a.nope_dim, a.nope_dim) +
+                           dot(q_pe, cache_row(j) + a.kv_lora, a.rope_dim)) * a.softmax_scale;
+      scores[j] = score;
+      max_score = std::max(max_score, score);
+    }
+    float denom = 0.0f;
+    for (int64_t j = 0; j <= position; ++j) {
+      scores[j] = std::exp(scores[j] - max_score);
+      denom += scores[j];
+    }
+    float* out = a.out + (t * a.num_heads + h) * a.v_dim;
+    std::fill(out, out + a.v_dim, 0.0f);
+    const float inv_denom = 1.0f / denom;
+    for (int64_t j = 0; j <= position; ++j)
+      axpy(scores[j] * inv_denom, value + j * a.v_dim, out, a.v_dim);
+  }
+}
+
 }  // namespace
+
+int64_t mla_attention_naive_scratch_floats(const MlaAttentionArgs& args, int64_t max_context) {
+  return max_context * (args.nope_dim + args.v_dim + 1);
+}
+
+void mla_attention_naive(const MlaAttentionArgs& args, int64_t seq, int64_t head, float* scratch) {
+  if (args.cache_bf16)
+    run_naive<uint16_t>(args, seq, head, scratch);
+  else
+    run_naive<float>(args, seq, head, scratch);
+}
 
 int64_t mla_attention_scratch_floats(const MlaAttentionArgs& args, int64_t max_context) {
   return 2 * args.kv_lora + max_context;

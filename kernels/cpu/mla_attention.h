@@ -45,6 +45,9 @@ struct MlaAttentionArgs {
   float softmax_scale = 1.0f;
   // Output [T, H, v] fp32, contiguous.
   float* out = nullptr;
+  // Optional [T]: tokens flagged non-zero are skipped by mla_attention_items (their sequence
+  // is computed by mla_attention_naive instead).
+  const uint8_t* skip_token = nullptr;
 };
 
 // Floats of scratch one call of mla_attention_items needs for `max_context` cached positions.
@@ -54,6 +57,13 @@ int64_t mla_attention_scratch_floats(const MlaAttentionArgs& args, int64_t max_c
 // independent, so callers split the range across threads; `scratch` is per thread.
 void mla_attention_items(const MlaAttentionArgs& args, int64_t item_begin, int64_t item_end,
                          float* scratch);
+
+// The naive form for all new tokens of sequence `seq` and head `head`: decompresses
+// K_nope = c_kv · W_UKᵀ and V = c_kv · W_UVᵀ once for the sequence's context, then attends
+// causally. Costs (nope + v)·kv_lora per context position up front but only nope + rope + v per
+// (query, key) pair instead of 2·kv_lora + rope: cheaper for long prefills.
+int64_t mla_attention_naive_scratch_floats(const MlaAttentionArgs& args, int64_t max_context);
+void mla_attention_naive(const MlaAttentionArgs& args, int64_t seq, int64_t head, float* scratch);
 
 // Writes one token's latent (c_kv [kv_lora] then k_pe [rope], fp32) into the cache slot for
 // `position` through the sequence's block table.

@@ -78,7 +78,7 @@ void mla_cache_write(const Tensor& cache, const Tensor& c_kv, const Tensor& k_pe
 }
 
 Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, const Tensor& cache,
-                     const MlaBatch& batch, float softmax_scale) {
+                     const MlaBatch& batch, float softmax_scale, int64_t naive_min_tokens) {
   const int64_t t = batch.num_tokens();
   MLA_ENSURE(w_uk.rank() == 3 && w_uv.rank() == 3, kInvalidArgument,
              "mla_attention: w_uk and w_uv must be [H, rows, kv_lora], got ", w_uk.describe(),
@@ -132,6 +132,31 @@ Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, co
   args.kv_lora = d.kv_lora;
   args.softmax_scale = softmax_scale;
   args.out = out.data<float>();
+
+  if (naive_min_tokens == kMlaNaiveAuto) {
+    const int64_t saved_per_pair = std::max<int64_t>(1, 2 * d.kv_lora - d.nope_dim - d.v_dim);
+    naive_min_tokens = (d.nope_dim + d.v_dim) * d.kv_lora / saved_per_pair + 1;
+  }
+  std::vector<uint8_t> skip(t, 0);
+  std::vector<int64_t> naive_seqs;
+  for (int64_t s = 0; s < batch.num_sequences(); ++s)
+    if (naive_min_tokens >= 0 &&
+        batch.token_start[s + 1] - batch.token_start[s] >= std::max<int64_t>(naive_min_tokens, 1)) {
+      naive_seqs.push_back(s);
+      std::fill(skip.begin() + batch.token_start[s], skip.begin() + batch.token_start[s + 1], 1);
+    }
+  if (!naive_seqs.empty()) {
+    args.skip_token = skip.data();
+    const int64_t naive_scratch = cpu::mla_attention_naive_scratch_floats(args, max_context);
+    const int64_t units = static_cast<int64_t>(naive_seqs.size()) * d.num_heads;
+    parallel_for(0, units, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch(naive_scratch);
+      for (int64_t u = begin; u < end; ++u)
+        cpu::mla_attention_naive(args, naive_seqs[u / d.num_heads], u % d.num_heads,
+                                 scratch.data());
+    });
+    if (static_cast<int64_t>(naive_seqs.size()) == batch.num_sequences()) return out;
+  }
 
   // Items (token, head) are independent and each is computed whole inside one chunk, so the
   // result does not depend on the thread count.

@@ -28,7 +28,14 @@ void mla_cache_write(const Tensor& cache, const Tensor& c_kv, const Tensor& k_pe
 // q [T, H, nope + rope] f32 (q_pe already rotated); w_uk [H, nope, kv_lora] and
 // w_uv [H, v, kv_lora] bf16 (views of kv_b_proj: rows contiguous, heads strided); cache as above,
 // holding every position the batch attends to. Returns [T, H, v] f32.
+//
+// A sequence with at least `naive_min_tokens` new tokens is computed in the naive form
+// (decompress K/V once per head, cheaper for long prefills), the others absorbed. The default
+// (kMlaNaiveAuto) picks the break-even point from the dims: n_new > (nope + v)·kv_lora /
+// (2·kv_lora - nope - v). Both forms are the same math; tests pin either one.
+inline constexpr int64_t kMlaNaiveAuto = -1;
 Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, const Tensor& cache,
-                     const MlaBatch& batch, float softmax_scale);
+                     const MlaBatch& batch, float softmax_scale,
+                     int64_t naive_min_tokens = kMlaNaiveAuto);
 
 }  // namespace mlaserve::ops

@@ -113,7 +113,8 @@ Tensor fill_cache(const Problem& p, DType dtype) {
   return cache;
 }
 
-Tensor run(const Problem& p, const Tensor& cache, float scale) {
+Tensor run(const Problem& p, const Tensor& cache, float scale,
+           int64_t naive_min_tokens = ops::kMlaNaiveAuto) {
   Tensor q = Tensor::from_floats(
       {p.batch.num_tokens(), p.d.num_heads, p.d.nope_dim + p.d.rope_dim}, p.q);
   Tensor kv_b = Tensor::empty({p.d.num_heads * (p.d.nope_dim + p.d.v_dim), p.d.kv_lora}, DType::kBF16);
@@ -122,19 +123,26 @@ Tensor run(const Problem& p, const Tensor& cache, float scale) {
   Tensor per_head = kv_b.view({p.d.num_heads, p.d.nope_dim + p.d.v_dim, p.d.kv_lora});
   Tensor w_uk = per_head.slice(1, 0, p.d.nope_dim);
   Tensor w_uv = per_head.slice(1, p.d.nope_dim, p.d.nope_dim + p.d.v_dim);
-  return ops::mla_attention(q, w_uk, w_uv, cache, p.batch, scale);
+  return ops::mla_attention(q, w_uk, w_uv, cache, p.batch, scale, naive_min_tokens);
 }
 
-TEST(MlaAttention, AbsorbedMatchesNaiveOnRaggedPagedBatch) {
+// Every split between the absorbed and the decompressed kernel: all absorbed (huge threshold),
+// sequences with >= 3 new tokens decompressed (3), everything decompressed (1), automatic.
+class MlaAttentionForms : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(MlaAttentionForms, MatchesNaiveReferenceOnRaggedPagedBatch) {
   std::mt19937 rng(7);
   Problem p = make_problem(rng);
   const float scale = 0.29f;
-  Tensor out = run(p, fill_cache(p, DType::kF32), scale);
+  Tensor out = run(p, fill_cache(p, DType::kF32), scale, GetParam());
   const std::vector<float> want = naive(p, scale);
   ASSERT_EQ(out.numel(), static_cast<int64_t>(want.size()));
   for (size_t i = 0; i < want.size(); ++i)
     EXPECT_NEAR(out.data<float>()[i], want[i], 1e-4f * (1.0f + std::fabs(want[i]))) << i;
 }
+
+INSTANTIATE_TEST_SUITE_P(Thresholds, MlaAttentionForms,
+                         ::testing::Values(int64_t{1} << 40, 3, 1, ops::kMlaNaiveAuto));
 
 TEST(MlaAttention, Bf16CacheStaysClose) {
   std::mt19937 rng(11);
