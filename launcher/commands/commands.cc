@@ -5,10 +5,10 @@
 namespace mlaserve {
 
 void add_commands(CLI::App& app, std::function<int()>& action) {
-  (void)app;
-  (void)action;
   add_make_model_command(app, action);
   add_inspect_command(app, action);
+  add_generate_command(app, action);
+  add_bench_command(app, action);
 }
 
 }  // namespace mlaserve

@@ -12,4 +12,7 @@ void add_commands(CLI::App& app, std::function<int()>& action);
 void add_make_model_command(CLI::App& app, std::function<int()>& action);
 void add_inspect_command(CLI::App& app, std::function<int()>& action);
 
+void add_generate_command(CLI::App& app, std::function<int()>& action);  // generate.cc
+void add_bench_command(CLI::App& app, std::function<int()>& action);     // bench.cc
+
 }  // namespace mlaserve

@@ -1,0 +1,206 @@
+// `mlaserve bench decode`: CPU decode and prefill throughput of the forward pass, with the
+// machine's own memory-bandwidth and sgemm figures measured in the same process, so the
+// "effective bandwidth" (weight bytes a step reads / step time) can be read against them.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "kernels/cpu/gemm.h"
+#include "launcher/commands/commands.h"
+#include "runtime/core/error.h"
+#include "runtime/core/thread_pool.h"
+#include "runtime/model/deepseek_v2.h"
+
+namespace mlaserve {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct BenchFlags {
+  std::string model;
+  std::string batch = "1,8,32";
+  int64_t prompt_len = 128;
+  int64_t new_tokens = 64;
+  int64_t prefill_len = 512;
+  std::string dtype = "float32";
+};
+
+// Read bandwidth: sums a 256 MiB buffer (far beyond any cache) split over the pool. Best of 5.
+double memory_bandwidth_gbs() {
+  const int64_t n = (int64_t{256} << 20) / sizeof(float);
+  std::vector<float> buf(n, 1.0f);
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    std::vector<double> partial(ThreadPool::global().num_threads() * 16 + 16, 0.0);
+    const auto t0 = Clock::now();
+    parallel_for(0, n, 1 << 20, [&](int64_t b, int64_t e) {
+      float acc[8] = {};
+      for (int64_t i = b; i < e; i += 8)
+        for (int k = 0; k < 8 && i + k < e; ++k) acc[k] += buf[i + k];
+      double sum = 0;
+      for (float a : acc) sum += a;
+      partial[(b / (1 << 20)) % partial.size()] += sum;
+    });
+    best = std::max(best, n * sizeof(float) / seconds_since(t0) / 1e9);
+    if (partial[0] < 0) std::printf(" ");  // keeps the sums alive
+  }
+  return best;
+}
+
+// sgemm throughput on 1024^3 (f32 weights), split over output features on the pool. Best of 3.
+double sgemm_gflops() {
+  const int64_t m = 1024, n = 1024, k = 1024;
+  std::vector<float> x(m * k, 0.5f), w(n * k, 0.25f), y(m * n);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = Clock::now();
+    parallel_for(0, n, cpu::kGemmPanelRows, [&](int64_t b, int64_t e) {
+      cpu::gemm_f32(x.data(), k, m, w.data(), k, k, y.data(), n, b, e);
+    });
+    best = std::max(best, 2.0 * m * n * k / seconds_since(t0) / 1e9);
+  }
+  return best;
+}
+
+int64_t mlp_bytes(const MlpWeights& w) {
+  return static_cast<int64_t>(w.gate_proj.nbytes() + w.up_proj.nbytes() + w.down_proj.nbytes());
+}
+
+// Weight bytes one decode step reads: every weight except the embedding (one row per token)
+// and the routed experts no token of the step was sent to.
+int64_t step_weight_bytes(const DeepseekV2Model& model, const ForwardTrace& trace) {
+  const ModelWeights& w = model.weights();
+  int64_t bytes = static_cast<int64_t>(w.norm.nbytes() + w.lm_head.nbytes());
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    const LayerWeights& layer = w.layers[l];
+    const MlaWeights& a = layer.attn;
+    for (const Tensor* t : {&layer.input_layernorm, &layer.post_attention_layernorm, &a.q_a_proj,
+                            &a.q_a_layernorm, &a.q_b_proj, &a.q_proj, &a.kv_a_proj_with_mqa,
+                            &a.kv_a_layernorm, &a.kv_b_proj, &a.o_proj})
+      if (t->defined()) bytes += static_cast<int64_t>(t->nbytes());
+    if (layer.mlp) bytes += mlp_bytes(*layer.mlp);
+    if (layer.moe) {
+      bytes += static_cast<int64_t>(layer.moe->gate.nbytes());
+      if (layer.moe->shared) bytes += mlp_bytes(*layer.moe->shared);
+      const Tensor& ids = trace.routing[l].ids;
+      const std::set<int32_t> used(ids.data<int32_t>(), ids.data<int32_t>() + ids.numel());
+      for (int32_t e : used) bytes += mlp_bytes(layer.moe->experts[e]);
+    }
+  }
+  return bytes;
+}
+
+std::vector<int64_t> random_tokens(std::mt19937& rng, int64_t n, int64_t vocab) {
+  std::uniform_int_distribution<int64_t> dist(2, vocab - 1);  // skip bos / eos
+  std::vector<int64_t> ids(n);
+  for (auto& id : ids) id = dist(rng);
+  return ids;
+}
+
+int run_bench_decode(const BenchFlags& f) {
+  const DType dtype = parse_dtype(f.dtype);
+  MLA_ENSURE(dtype == DType::kF32 || dtype == DType::kBF16, kInvalidArgument,
+             "--dtype must be float32 or bfloat16, got ", f.dtype);
+  std::vector<int64_t> batches;
+  for (size_t start = 0; start <= f.batch.size();) {
+    const size_t comma = std::min(f.batch.find(',', start), f.batch.size());
+    const std::string item = f.batch.substr(start, comma - start);
+    int64_t b = 0;
+    try {
+      b = std::stoll(item);
+    } catch (const std::exception&) {
+    }
+    MLA_ENSURE(b >= 1, kInvalidArgument, "--batch: '", item, "' is not a positive batch size");
+    batches.push_back(b);
+    start = comma + 1;
+  }
+  MLA_ENSURE(f.prompt_len >= 1 && f.new_tokens >= 1 && f.prefill_len >= 1, kInvalidArgument,
+             "--prompt-len, --new-tokens and --prefill-len must be >= 1");
+
+  auto model = DeepseekV2Model::load(f.model, dtype);
+  const ModelConfig& c = model->config();
+  MLA_ENSURE(f.prompt_len + f.new_tokens <= c.max_position_embeddings &&
+                 f.prefill_len <= c.max_position_embeddings,
+             kInvalidArgument, "prompt + new tokens exceed max_position_embeddings = ",
+             c.max_position_embeddings);
+  std::printf("threads %d, activations/cache %s\n", ThreadPool::global().num_threads(),
+              std::string(dtype_name(dtype)).c_str());
+  const double mem_gbs = memory_bandwidth_gbs();
+  const double gflops = sgemm_gflops();
+  std::printf("probe: memory read bandwidth %.1f GB/s, sgemm 1024^3 %.1f GFLOP/s\n", mem_gbs,
+              gflops);
+
+  std::mt19937 rng(1234);
+  for (int64_t b : batches) {
+    KvCache cache(c, b * ((f.prompt_len + f.new_tokens + 63) / 64), 64, dtype);
+    std::vector<std::vector<int32_t>> tables(b);
+    std::vector<std::vector<int64_t>> feed(b);
+    ForwardBatch prefill;
+    for (int64_t i = 0; i < b; ++i) {
+      feed[i] = random_tokens(rng, f.prompt_len, c.vocab_size);
+      cache.reserve(tables[i], f.prompt_len + f.new_tokens);
+      prefill.sequences.push_back({feed[i], 0, &tables[i]});
+    }
+    Tensor logits = model->forward(prefill, cache);
+    double total = 0, bytes = 0;
+    ForwardTrace trace;
+    for (int64_t step = 0; step < f.new_tokens; ++step) {
+      ForwardBatch batch;
+      for (int64_t i = 0; i < b; ++i) {
+        const float* row = logits.data<float>() + i * c.vocab_size;
+        feed[i] = {std::max_element(row, row + c.vocab_size) - row};
+        batch.sequences.push_back({feed[i], f.prompt_len + step, &tables[i]});
+      }
+      const auto t0 = Clock::now();
+      logits = model->forward(batch, cache, &trace);
+      total += seconds_since(t0);
+      bytes += static_cast<double>(step_weight_bytes(*model, trace));
+    }
+    const double ms_step = 1e3 * total / f.new_tokens;
+    std::printf("decode batch %3lld: %8.1f tokens/s, %8.2f ms/step, effective bandwidth %.1f GB/s"
+                " (%.0f%% of probe)\n",
+                static_cast<long long>(b), b * f.new_tokens / total, ms_step, bytes / total / 1e9,
+                100 * bytes / total / 1e9 / mem_gbs);
+  }
+
+  KvCache cache(c, (f.prefill_len + 63) / 64, 64, dtype);
+  std::vector<int32_t> table;
+  cache.reserve(table, f.prefill_len);
+  ForwardBatch prefill;
+  prefill.sequences.push_back({random_tokens(rng, f.prefill_len, c.vocab_size), 0, &table});
+  const auto t0 = Clock::now();
+  model->forward(prefill, cache);
+  const double secs = seconds_since(t0);
+  std::printf("prefill %lld tokens: %.1f tokens/s (%.1f ms)\n",
+              static_cast<long long>(f.prefill_len), f.prefill_len / secs, 1e3 * secs);
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, std::function<int()>& action) {
+  auto flags = std::make_shared<BenchFlags>();
+  CLI::App* bench = app.add_subcommand("bench", "Measure CPU throughput");
+  bench->require_subcommand(1);
+  CLI::App* cmd = bench->add_subcommand("decode", "Decode / prefill throughput of the forward pass");
+  cmd->add_option("--model", flags->model, "Checkpoint directory")->required();
+  cmd->add_option("--batch", flags->batch, "Comma-separated batch sizes")->capture_default_str();
+  cmd->add_option("--prompt-len", flags->prompt_len, "Prompt tokens per sequence before decoding")
+      ->capture_default_str();
+  cmd->add_option("--new-tokens", flags->new_tokens, "Decode steps timed")->capture_default_str();
+  cmd->add_option("--prefill-len", flags->prefill_len, "Tokens of the timed single prefill")
+      ->capture_default_str();
+  cmd->add_option("--dtype", flags->dtype, "float32 or bfloat16")->capture_default_str();
+  cmd->callback([flags, &action] { action = [flags] { return run_bench_decode(*flags); }; });
+}
+
+}  // namespace mlaserve

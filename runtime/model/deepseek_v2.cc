@@ -1,0 +1,104 @@
+#include "runtime/model/deepseek_v2.h"
+
+#include "runtime/core/error.h"
+#include "runtime/model/mla.h"
+#include "runtime/model/moe.h"
+#include "runtime/model/step_context.h"
+#include "runtime/ops/elementwise.h"
+#include "runtime/ops/embedding.h"
+#include "runtime/ops/gather.h"
+#include "runtime/ops/linear.h"
+#include "runtime/ops/mla_attention.h"
+#include "runtime/ops/rms_norm.h"
+
+namespace mlaserve {
+
+std::unique_ptr<DeepseekV2Model> DeepseekV2Model::load(const std::filesystem::path& dir,
+                                                       DType activation_dtype) {
+  return std::make_unique<DeepseekV2Model>(load_model_config(dir), Checkpoint::open(dir),
+                                           activation_dtype);
+}
+
+DeepseekV2Model::DeepseekV2Model(ModelConfig config, Checkpoint checkpoint, DType activation_dtype)
+    : config_(std::move(config)),
+      checkpoint_(std::move(checkpoint)),
+      weights_(load_weights(checkpoint_, config_)),
+      rope_(ops::make_rope_table(config_, config_.max_position_embeddings)),
+      softmax_scale_(static_cast<float>(config_.softmax_scale())),
+      act_(activation_dtype) {
+  MLA_ENSURE(act_ == DType::kF32 || act_ == DType::kBF16, kInvalidArgument,
+             "activation dtype must be float32 or bfloat16, got ", dtype_name(act_));
+}
+
+Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardTrace* trace) const {
+  const ModelConfig& c = config_;
+  MLA_ENSURE(!in.sequences.empty(), kInvalidArgument, "forward: the batch has no sequences");
+  MLA_ENSURE(cache.num_layers() == c.num_hidden_layers, kInvalidArgument, "forward: the cache has ",
+             cache.num_layers(), " layers, the model ", c.num_hidden_layers);
+
+  // Flatten the ragged batch: token ids, positions, and which rows get logits.
+  ops::MlaBatch batch;
+  batch.token_start.push_back(0);
+  std::vector<int64_t> logit_rows;
+  for (size_t s = 0; s < in.sequences.size(); ++s) {
+    const SequenceInput& seq = in.sequences[s];
+    const int64_t n = static_cast<int64_t>(seq.tokens.size());
+    MLA_ENSURE(n > 0, kInvalidArgument, "forward: sequence ", s, " has no new tokens");
+    MLA_ENSURE(seq.start_pos >= 0 && seq.start_pos + n <= c.max_position_embeddings,
+               kInvalidArgument, "forward: sequence ", s, " spans positions [", seq.start_pos,
+               ", ", seq.start_pos + n, "), beyond max_position_embeddings = ",
+               c.max_position_embeddings);
+    for (int64_t i = 0; i < n; ++i)
+      MLA_ENSURE(seq.tokens[i] >= 0 && seq.tokens[i] < c.vocab_size, kInvalidArgument,
+                 "forward: sequence ", s, " token ", i, " has id ", seq.tokens[i],
+                 " outside the vocabulary [0, ", c.vocab_size, ")");
+    const int64_t first = batch.token_start.back();
+    for (int64_t i = in.all_logits ? 0 : n - 1; i < n; ++i) logit_rows.push_back(first + i);
+    batch.token_start.push_back(first + n);
+    batch.pos_start.push_back(seq.start_pos);
+    batch.block_tables.push_back(seq.block_table);
+  }
+  const int64_t T = batch.num_tokens();
+  Tensor ids = Tensor::empty({T}, DType::kI64);        // [T]
+  Tensor positions = Tensor::empty({T}, DType::kI64);  // [T]
+  for (size_t s = 0; s < in.sequences.size(); ++s)
+    for (size_t i = 0; i < in.sequences[s].tokens.size(); ++i) {
+      ids.data<int64_t>()[batch.token_start[s] + i] = in.sequences[s].tokens[i];
+      positions.data<int64_t>()[batch.token_start[s] + i] = in.sequences[s].start_pos + i;
+    }
+
+  const StepContext ctx{c, batch, positions, rope_, act_, softmax_scale_};
+  if (trace) *trace = ForwardTrace{};
+
+  // The residual stream stays f32 in every mode: it accumulates one update per block, and
+  // rounding each sum to bf16 compounds into flipped expert choices downstream.
+  Tensor h = ops::embedding(ids, weights_.embed_tokens, DType::kF32);  // [T, hidden]
+  const auto norm = [&](const Tensor& w) {
+    Tensor x = Tensor::empty(h.shape(), act_);  // [T, hidden]
+    ops::rms_norm(h, w, c.rms_norm_eps, x);
+    return x;
+  };
+  if (trace) trace->residual.push_back(ops::to_dtype(h, DType::kF32));
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const LayerWeights& layer = weights_.layers[l];
+    Tensor x = norm(layer.input_layernorm);                                  // [T, hidden]
+    ops::add_(h, mla_forward(ctx, layer.attn, x, cache.layer(l)));          // [T, hidden]
+    x = norm(layer.post_attention_layernorm);                                // [T, hidden]
+    ops::MoeRouting routing;
+    Tensor ffn = layer.moe ? moe_forward(c, *layer.moe, x, act_, &routing)
+                           : mlp_forward(*layer.mlp, x, act_);               // [T, hidden]
+    ops::add_(h, ffn);
+    if (trace) {
+      trace->residual.push_back(ops::to_dtype(h, DType::kF32));
+      trace->routing.push_back(std::move(routing));
+    }
+  }
+
+  const bool every_row = static_cast<int64_t>(logit_rows.size()) == T;
+  Tensor rows = every_row ? h : ops::gather_rows(h, logit_rows);        // [R, hidden]
+  Tensor normed = ops::rms_norm(rows, weights_.norm, c.rms_norm_eps);   // [R, hidden]
+  if (trace) trace->final_norm = ops::to_dtype(normed, DType::kF32);
+  return ops::linear(normed, weights_.lm_head, DType::kF32);           // [R, vocab]
+}
+
+}  // namespace mlaserve

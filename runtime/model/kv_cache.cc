@@ -1,0 +1,48 @@
+#include "runtime/model/kv_cache.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "runtime/core/error.h"
+
+namespace mlaserve {
+
+KvCache::KvCache(const ModelConfig& config, int64_t num_blocks, int64_t block_size, DType dtype)
+    : num_blocks_(num_blocks), block_size_(block_size), dtype_(dtype) {
+  MLA_ENSURE(num_blocks > 0 && num_blocks <= INT32_MAX, kInvalidArgument,
+             "kv cache: num_blocks must be in [1, 2^31), got ", num_blocks);
+  MLA_ENSURE(block_size > 0, kInvalidArgument, "kv cache: block_size must be positive, got ",
+             block_size);
+  MLA_ENSURE(dtype == DType::kF32 || dtype == DType::kBF16, kInvalidArgument,
+             "kv cache: dtype must be f32 or bf16, got ", dtype_name(dtype));
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i)
+    layers_.push_back(Tensor::zeros({num_blocks, block_size, config.latent_dim()}, dtype));
+  free_.resize(num_blocks);
+  for (int64_t b = 0; b < num_blocks; ++b) free_[b] = static_cast<int32_t>(num_blocks - 1 - b);
+}
+
+const Tensor& KvCache::layer(int64_t index) const {
+  MLA_ENSURE(index >= 0 && index < num_layers(), kOutOfRange, "kv cache: layer ", index,
+             " outside [0, ", num_layers(), ")");
+  return layers_[index];
+}
+
+void KvCache::reserve(std::vector<int32_t>& table, int64_t num_tokens) {
+  const int64_t need = blocks_for(num_tokens) - static_cast<int64_t>(table.size());
+  if (need <= 0) return;
+  MLA_ENSURE(need <= free_blocks(), kResourceExhausted, "kv cache full: ", num_tokens,
+             " positions need ", need, " more blocks of ", block_size_, ", ", free_blocks(),
+             " of ", num_blocks_, " are free");
+  for (int64_t i = 0; i < need; ++i) {
+    table.push_back(free_.back());
+    free_.pop_back();
+  }
+}
+
+void KvCache::release(std::vector<int32_t>& table) {
+  free_.insert(free_.end(), table.begin(), table.end());
+  std::sort(free_.begin(), free_.end(), std::greater<>());
+  table.clear();
+}
+
+}  // namespace mlaserve

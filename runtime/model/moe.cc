@@ -1,0 +1,49 @@
+#include "runtime/model/moe.h"
+
+#include <vector>
+
+#include "runtime/ops/activation.h"
+#include "runtime/ops/elementwise.h"
+#include "runtime/ops/gather.h"
+#include "runtime/ops/linear.h"
+
+namespace mlaserve {
+
+Tensor mlp_forward(const MlpWeights& w, const Tensor& x, DType act) {
+  Tensor gate = ops::linear(x, w.gate_proj, act);  // [T, inter]
+  Tensor up = ops::linear(x, w.up_proj, act);      // [T, inter]
+  ops::silu_mul(gate, up, gate);                   // [T, inter]
+  return ops::linear(gate, w.down_proj, act);      // [T, hidden]
+}
+
+Tensor moe_forward(const ModelConfig& config, const MoeWeights& w, const Tensor& x, DType act,
+                   ops::MoeRouting* routing_out) {
+  const int64_t T = x.dim(0), k = config.num_experts_per_tok;
+  Tensor logits = ops::linear(x, w.gate, DType::kF32);      // [T, n_routed]
+  ops::MoeRouting routing = ops::moe_route(logits, config);  // ids, weights: [T, k]
+
+  // Invert the routing: for each expert, the tokens sent to it and their gate weights.
+  const int32_t* ids = routing.ids.data<int32_t>();
+  const float* weights = routing.weights.data<float>();
+  std::vector<std::vector<int64_t>> rows(w.experts.size());
+  std::vector<std::vector<float>> row_weights(w.experts.size());
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t j = 0; j < k; ++j) {
+      rows[ids[t * k + j]].push_back(t);
+      row_weights[ids[t * k + j]].push_back(weights[t * k + j]);
+    }
+
+  Tensor y = Tensor::zeros({T, config.hidden_size}, DType::kF32);  // [T, hidden] f32 accumulator
+  for (size_t e = 0; e < w.experts.size(); ++e) {
+    if (rows[e].empty()) continue;
+    Tensor x_e = ops::gather_rows(x, rows[e]);              // [n_e, hidden]
+    Tensor y_e = mlp_forward(w.experts[e], x_e, act);        // [n_e, hidden]
+    ops::scatter_add_rows_(y, rows[e], y_e, row_weights[e]);
+  }
+  if (w.shared) ops::add_(y, mlp_forward(*w.shared, x, act));  // [T, hidden]
+
+  if (routing_out) *routing_out = std::move(routing);
+  return act == DType::kF32 ? y : ops::to_dtype(y, act);
+}
+
+}  // namespace mlaserve

@@ -1,0 +1,65 @@
+#pragma once
+// The DeepSeek-V2 weights, one named struct per block of the math (DESIGN.md "Model math"),
+// holding zero-copy views of the checkpoint's tensors in their stored dtype (bf16).
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "runtime/core/tensor.h"
+#include "runtime/model/config.h"
+#include "runtime/model/safetensors.h"
+
+namespace mlaserve {
+
+struct MlaWeights {
+  // With q compression (q_lora_rank set): q = q_a_layernorm(x · q_a_projᵀ) · q_b_projᵀ.
+  Tensor q_a_proj;        // [q_lora, hidden]
+  Tensor q_a_layernorm;   // [q_lora]
+  Tensor q_b_proj;        // [H * (nope + rope), q_lora]
+  // Without (V2-Lite): q = x · q_projᵀ.
+  Tensor q_proj;          // [H * (nope + rope), hidden]
+  Tensor kv_a_proj_with_mqa;  // [kv_lora + rope, hidden]
+  Tensor kv_a_layernorm;      // [kv_lora]
+  Tensor kv_b_proj;           // [H * (nope + v), kv_lora]
+  // Absorbed-attention views of kv_b_proj (no copies): head h's rows split into W_UK_h, W_UV_h.
+  Tensor w_uk;                // [H, nope, kv_lora]
+  Tensor w_uv;                // [H, v, kv_lora]
+  Tensor o_proj;              // [hidden, H * v]
+
+  bool has_q_lora() const { return q_a_proj.defined(); }
+};
+
+// SiLU(x · gate_projᵀ) * (x · up_projᵀ), then · down_projᵀ: dense MLP, one expert, or the
+// shared experts (one MLP of width n_shared * moe_intermediate).
+struct MlpWeights {
+  Tensor gate_proj;  // [inter, hidden]
+  Tensor up_proj;    // [inter, hidden]
+  Tensor down_proj;  // [hidden, inter]
+};
+
+struct MoeWeights {
+  Tensor gate;                      // [n_routed, hidden] router
+  std::vector<MlpWeights> experts;  // n_routed
+  std::optional<MlpWeights> shared; // absent when n_shared_experts == 0
+};
+
+struct LayerWeights {
+  Tensor input_layernorm;           // [hidden]
+  Tensor post_attention_layernorm;  // [hidden]
+  MlaWeights attn;
+  std::optional<MlpWeights> mlp;  // dense layers (layer < first_k_dense_replace)
+  std::optional<MoeWeights> moe;  // MoE layers
+};
+
+struct ModelWeights {
+  Tensor embed_tokens;  // [vocab, hidden]
+  std::vector<LayerWeights> layers;
+  Tensor norm;          // [hidden]
+  Tensor lm_head;       // [vocab, hidden] (embed_tokens when tie_word_embeddings)
+};
+
+// Views every tensor the config calls for and checks its shape and dtype; errors name the
+// tensor, the checkpoint and what was expected.
+ModelWeights load_weights(const Checkpoint& checkpoint, const ModelConfig& config);
+
+}  // namespace mlaserve

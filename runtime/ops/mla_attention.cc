@@ -1,0 +1,172 @@
+#include "runtime/ops/mla_attention.h"
+
+#include <algorithm>
+
+#include "kernels/cpu/mla_attention.h"
+#include "runtime/core/error.h"
+#include "runtime/core/thread_pool.h"
+
+namespace mlaserve::ops {
+namespace {
+
+void check_batch(const MlaBatch& batch, int64_t block_size, int64_t num_blocks) {
+  const int64_t s = batch.num_sequences();
+  MLA_ENSURE(static_cast<int64_t>(batch.token_start.size()) == s + 1 &&
+                 static_cast<int64_t>(batch.block_tables.size()) == s,
+             kInvalidArgument, "mla batch: token_start must have ", s + 1,
+             " entries and block_tables ", s, ", got ", batch.token_start.size(), " and ",
+             batch.block_tables.size());
+  MLA_ENSURE(batch.token_start[0] == 0, kInvalidArgument, "mla batch: token_start[0] must be 0");
+  for (int64_t i = 0; i < s; ++i) {
+    const int64_t n = batch.token_start[i + 1] - batch.token_start[i];
+    MLA_ENSURE(n >= 0, kInvalidArgument, "mla batch: token_start decreases at sequence ", i);
+    MLA_ENSURE(batch.pos_start[i] >= 0, kInvalidArgument, "mla batch: sequence ", i,
+               " has negative start position ", batch.pos_start[i]);
+    const auto* table = batch.block_tables[i];
+    MLA_ENSURE(table != nullptr, kInvalidArgument, "mla batch: sequence ", i, " has no block table");
+    const int64_t needed = (batch.pos_start[i] + n + block_size - 1) / block_size;
+    MLA_ENSURE(static_cast<int64_t>(table->size()) >= needed, kInvalidArgument,
+               "mla batch: sequence ", i, " needs ", needed, " cache blocks for ",
+               batch.pos_start[i] + n, " positions, its block table has ", table->size());
+    for (int64_t b = 0; b < needed; ++b)
+      MLA_ENSURE((*table)[b] >= 0 && (*table)[b] < num_blocks, kInvalidArgument,
+                 "mla batch: sequence ", i, " block table entry ", b, " = ", (*table)[b],
+                 " is outside the cache's ", num_blocks, " blocks");
+  }
+}
+
+void check_cache(const Tensor& cache, int64_t latent_dim) {
+  MLA_ENSURE(cache.rank() == 3 && cache.dim(2) == latent_dim && cache.is_contiguous() &&
+                 (cache.dtype() == DType::kF32 || cache.dtype() == DType::kBF16) &&
+                 cache.device().is_cpu(),
+             kInvalidArgument, "mla cache must be a contiguous cpu f32/bf16 [num_blocks, "
+             "block_size, ", latent_dim, "] tensor, got ", cache.describe());
+}
+
+void check_absorbed_weight(const Tensor& w, const char* name, int64_t heads, int64_t kv_lora) {
+  MLA_ENSURE(w.rank() == 3 && w.dim(0) == heads && w.dim(2) == kv_lora &&
+                 w.dtype() == DType::kBF16 && w.strides()[2] == 1 && w.strides()[1] == kv_lora &&
+                 w.device().is_cpu(),
+             kInvalidArgument, "mla_attention: ", name, " must be a cpu bf16 [", heads,
+             ", rows, ", kv_lora, "] view with contiguous rows, got ", w.describe());
+}
+
+}  // namespace
+
+void mla_cache_write(const Tensor& cache, const Tensor& c_kv, const Tensor& k_pe,
+                     const MlaBatch& batch) {
+  const int64_t t = batch.num_tokens();
+  MLA_ENSURE(c_kv.rank() == 2 && c_kv.dim(0) == t && c_kv.dtype() == DType::kF32 &&
+                 c_kv.is_contiguous(),
+             kInvalidArgument, "mla_cache_write: c_kv must be contiguous f32 [", t,
+             ", kv_lora], got ", c_kv.describe());
+  MLA_ENSURE(k_pe.rank() == 2 && k_pe.dim(0) == t && k_pe.dtype() == DType::kF32 &&
+                 k_pe.is_contiguous(),
+             kInvalidArgument, "mla_cache_write: k_pe must be contiguous f32 [", t,
+             ", rope], got ", k_pe.describe());
+  const int64_t kv_lora = c_kv.dim(1), rope = k_pe.dim(1);
+  check_cache(cache, kv_lora + rope);
+  check_batch(batch, cache.dim(1), cache.dim(0));
+  const float* ckv = c_kv.data<float>();
+  const float* kpe = k_pe.data<float>();
+  for (int64_t s = 0; s < batch.num_sequences(); ++s)
+    for (int64_t row = batch.token_start[s]; row < batch.token_start[s + 1]; ++row)
+      cpu::mla_cache_write(cache.raw_data(), cache.dtype() == DType::kBF16, cache.dim(1),
+                                    kv_lora + rope, batch.block_tables[s]->data(),
+                                    batch.pos_start[s] + row - batch.token_start[s],
+                                    ckv + row * kv_lora, kv_lora, kpe + row * rope, rope);
+}
+
+Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, const Tensor& cache,
+                     const MlaBatch& batch, float softmax_scale, int64_t naive_min_tokens) {
+  const int64_t t = batch.num_tokens();
+  MLA_ENSURE(w_uk.rank() == 3 && w_uv.rank() == 3, kInvalidArgument,
+             "mla_attention: w_uk and w_uv must be [H, rows, kv_lora], got ", w_uk.describe(),
+             " and ", w_uv.describe());
+  struct {
+    int64_t num_heads, nope_dim, rope_dim, v_dim, kv_lora;
+  } d{w_uk.dim(0), w_uk.dim(1), 0, w_uv.dim(1), w_uk.dim(2)};
+  check_absorbed_weight(w_uk, "w_uk", d.num_heads, d.kv_lora);
+  check_absorbed_weight(w_uv, "w_uv", d.num_heads, d.kv_lora);
+  MLA_ENSURE(q.rank() == 3 && q.dim(0) == t && q.dim(1) == d.num_heads &&
+                 q.dim(2) > d.nope_dim && q.dtype() == DType::kF32 && q.is_contiguous(),
+             kInvalidArgument, "mla_attention: q must be contiguous f32 [", t, ", ", d.num_heads,
+             ", ", d.nope_dim, " + rope], got ", q.describe());
+  d.rope_dim = q.dim(2) - d.nope_dim;
+  check_cache(cache, d.kv_lora + d.rope_dim);
+  check_batch(batch, cache.dim(1), cache.dim(0));
+
+  std::vector<int64_t> token_seq(t);
+  std::vector<const int32_t*> tables(batch.num_sequences());
+  int64_t max_context = 0;
+  for (int64_t s = 0; s < batch.num_sequences(); ++s) {
+    for (int64_t row = batch.token_start[s]; row < batch.token_start[s + 1]; ++row)
+      token_seq[row] = s;
+    tables[s] = batch.block_tables[s]->data();
+    max_context = std::max(max_context, batch.pos_start[s] + batch.token_start[s + 1] -
+                                            batch.token_start[s]);
+  }
+
+  Tensor out = Tensor::empty({t, d.num_heads, d.v_dim}, DType::kF32);
+  cpu::MlaAttentionArgs args;
+  args.q_nope = q.data<float>();
+  args.q_pe = args.q_nope + d.nope_dim;
+  args.q_token_stride = d.num_heads * (d.nope_dim + d.rope_dim);
+  args.q_head_stride = d.nope_dim + d.rope_dim;
+  args.w_uk = w_uk.data<uint16_t>();
+  args.w_uk_head_stride = w_uk.strides()[0];
+  args.w_uv = w_uv.data<uint16_t>();
+  args.w_uv_head_stride = w_uv.strides()[0];
+  args.cache = cache.raw_data();
+  args.cache_bf16 = cache.dtype() == DType::kBF16;
+  args.block_size = cache.dim(1);
+  args.seq_token_start = batch.token_start.data();
+  args.seq_pos_start = batch.pos_start.data();
+  args.block_tables = tables.data();
+  args.token_seq = token_seq.data();
+  args.num_tokens = t;
+  args.num_heads = d.num_heads;
+  args.nope_dim = d.nope_dim;
+  args.rope_dim = d.rope_dim;
+  args.v_dim = d.v_dim;
+  args.kv_lora = d.kv_lora;
+  args.softmax_scale = softmax_scale;
+  args.out = out.data<float>();
+
+  if (naive_min_tokens == kMlaNaiveAuto) {
+    const int64_t saved_per_pair = std::max<int64_t>(1, 2 * d.kv_lora - d.nope_dim - d.v_dim);
+    naive_min_tokens = (d.nope_dim + d.v_dim) * d.kv_lora / saved_per_pair + 1;
+  }
+  std::vector<uint8_t> skip(t, 0);
+  std::vector<int64_t> naive_seqs;
+  for (int64_t s = 0; s < batch.num_sequences(); ++s)
+    if (naive_min_tokens >= 0 &&
+        batch.token_start[s + 1] - batch.token_start[s] >= std::max<int64_t>(naive_min_tokens, 1)) {
+      naive_seqs.push_back(s);
+      std::fill(skip.begin() + batch.token_start[s], skip.begin() + batch.token_start[s + 1], 1);
+    }
+  if (!naive_seqs.empty()) {
+    args.skip_token = skip.data();
+    const int64_t naive_scratch = cpu::mla_attention_naive_scratch_floats(args, max_context);
+    const int64_t units = static_cast<int64_t>(naive_seqs.size()) * d.num_heads;
+    parallel_for(0, units, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch(naive_scratch);
+      for (int64_t u = begin; u < end; ++u)
+        cpu::mla_attention_naive(args, naive_seqs[u / d.num_heads], u % d.num_heads,
+                                 scratch.data());
+    });
+    if (static_cast<int64_t>(naive_seqs.size()) == batch.num_sequences()) return out;
+  }
+
+  // Items (token, head) are independent and each is computed whole inside one chunk, so the
+  // result does not depend on the thread count.
+  const int64_t items = t * d.num_heads;
+  const int64_t scratch_floats = cpu::mla_attention_scratch_floats(args, max_context);
+  parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(scratch_floats);
+    cpu::mla_attention_items(args, begin, end, scratch.data());
+  });
+  return out;
+}
+
+}  // namespace mlaserve::ops
