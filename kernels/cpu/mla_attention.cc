@@ -68,6 +68,23 @@ inline void axpy(float alpha, const B* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * load(x, i);
 }
 
+// y += alpha[r] * x[r] for r = 0..N-1 in that order: each element sees the same FMA sequence as
+// N successive axpy calls (bitwise equal), but y stays in a register across the N rows instead
+// of a load and store per row.
+template <int N, typename B>
+inline void axpys(const float* alpha, const B* const* x, float* y, int64_t n) {
+  __m256 al[N];
+  for (int r = 0; r < N; ++r) al[r] = _mm256_set1_ps(alpha[r]);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 acc = _mm256_loadu_ps(y + i);
+    for (int r = 0; r < N; ++r) acc = _mm256_fmadd_ps(al[r], load8(x[r] + i), acc);
+    _mm256_storeu_ps(y + i, acc);
+  }
+  for (; i < n; ++i)
+    for (int r = 0; r < N; ++r) y[i] += alpha[r] * load(x[r], i);
+}
+
 template <typename CacheT>
 void run_items(const MlaAttentionArgs& a, int64_t item_begin, int64_t item_end, float* scratch) {
   const CacheT* cache = static_cast<const CacheT*>(a.cache);
@@ -131,11 +148,16 @@ void run_items(const MlaAttentionArgs& a, int64_t item_begin, int64_t item_end, 
     const float inv_denom = 1.0f / denom;
 
     std::fill(o_lat, o_lat + a.kv_lora, 0.0f);
-    for (int64_t j = 0; j < context; ++j) {
-      const CacheT* row = cache + (static_cast<int64_t>(blocks[j / a.block_size]) * a.block_size +
-                                   j % a.block_size) * latent;
-      axpy(scores[j] * inv_denom, row, o_lat, a.kv_lora);
+    for (j = 0; j + kRows <= context; j += kRows) {
+      const CacheT* rows[kRows];
+      float p[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        rows[r] = cache_row(j + r);
+        p[r] = scores[j + r] * inv_denom;
+      }
+      axpys<kRows>(p, rows, o_lat, a.kv_lora);
     }
+    for (; j < context; ++j) axpy(scores[j] * inv_denom, cache_row(j), o_lat, a.kv_lora);
 
     float* out = a.out + (t * a.num_heads + h) * a.v_dim;
     const float* o_lats[kRows] = {o_lat, o_lat, o_lat, o_lat};
