@@ -106,14 +106,20 @@ void run_items(const MlaAttentionArgs& a, int64_t item_begin, int64_t item_end, 
     const uint16_t* w_uk = a.w_uk + h * a.w_uk_head_stride;  // [nope, kv_lora]
     const uint16_t* w_uv = a.w_uv + h * a.w_uv_head_stride;  // [v, kv_lora]
 
+    constexpr int kRows = 4;  // independent rows per register pass (see dots / axpys)
     std::fill(q_lat, q_lat + a.kv_lora, 0.0f);
-    for (int64_t n = 0; n < a.nope_dim; ++n) axpy(q_nope[n], w_uk + n * a.kv_lora, q_lat, a.kv_lora);
+    int64_t n = 0;
+    for (; n + kRows <= a.nope_dim; n += kRows) {
+      const uint16_t* w_rows[kRows];
+      for (int r = 0; r < kRows; ++r) w_rows[r] = w_uk + (n + r) * a.kv_lora;
+      axpys<kRows>(q_nope + n, w_rows, q_lat, a.kv_lora);
+    }
+    for (; n < a.nope_dim; ++n) axpy(q_nope[n], w_uk + n * a.kv_lora, q_lat, a.kv_lora);
 
     auto cache_row = [&](int64_t j) {
       return cache + (static_cast<int64_t>(blocks[j / a.block_size]) * a.block_size +
                       j % a.block_size) * latent;
     };
-    constexpr int kRows = 4;
     const float* q_lats[kRows] = {q_lat, q_lat, q_lat, q_lat};
     const float* q_pes[kRows] = {q_pe, q_pe, q_pe, q_pe};
     float max_score = -std::numeric_limits<float>::infinity();
