@@ -142,12 +142,13 @@ int run_bench_decode(const BenchFlags& f) {
       total += seconds_since(t0);
     }
     const double ms_step = 1e3 * total / f.new_tokens;
-    const double gbs = work.weight_bytes / total / 1e9, achieved = work.flops / total / 1e9;
+    const double bytes = work.weight_bytes, flops = work.flops;
+    const double gbs = bytes / total / 1e9, achieved = flops / total / 1e9;
     std::printf("decode batch %3lld: %8.1f tokens/s, %8.2f ms/step, weights %.1f MB/step, "
                 "effective bandwidth %.1f GB/s (%.0f%% of probe), %.1f GFLOP/s (%.0f%% of "
                 "sgemm probe)\n",
                 static_cast<long long>(b), b * f.new_tokens / total, ms_step,
-                work.weight_bytes / f.new_tokens / 1e6, gbs, 100 * gbs / mem_gbs, achieved,
+                bytes / f.new_tokens / 1e6, gbs, 100 * gbs / mem_gbs, achieved,
                 100 * achieved / gflops);
   }
 

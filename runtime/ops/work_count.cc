@@ -5,13 +5,15 @@ namespace {
 thread_local WorkCount* current = nullptr;
 }  // namespace
 
-CountWork::CountWork(WorkCount& count) : previous_(current) { current = &count; }
+CountWork::CountWork(WorkCount* count) : previous_(current) { current = count; }
 CountWork::~CountWork() { current = previous_; }
+
+WorkCount* current_work() { return current; }
 
 void count_work(double flops, double weight_bytes) {
   if (current == nullptr) return;
-  current->flops += flops;
-  current->weight_bytes += weight_bytes;
+  current->flops.fetch_add(flops, std::memory_order_relaxed);
+  current->weight_bytes.fetch_add(weight_bytes, std::memory_order_relaxed);
 }
 
 }  // namespace mlaserve::ops
