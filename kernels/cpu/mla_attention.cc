@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/cpu/simd.h"
+
 namespace mlaserve::cpu {
 namespace {
 
@@ -38,9 +40,49 @@ inline float dot(const A* a, const B* b, int64_t n) {
   return sum + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) { return simd::load_bf16x8(p); }
+
+// N independent dot products a[r]·b[r], each bitwise equal to dot(a[r], b[r], n) (lane l of
+// the one accumulator is acc[l] there; same final combine). One dot is a single chain of
+// dependent FMAs, latency-bound; N chains in flight keep the FMA units busy.
+template <int N, typename B>
+inline void dots(const float* const* a, const B* const* b, int64_t n, float* out) {
+  __m256 acc[N];
+  for (int r = 0; r < N; ++r) acc[r] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int r = 0; r < N; ++r)
+      acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(a[r] + i), load8(b[r] + i), acc[r]);
+  for (int r = 0; r < N; ++r) {
+    alignas(32) float l[8];
+    _mm256_store_ps(l, acc[r]);
+    float sum = 0.0f;
+    for (int64_t u = i; u < n; ++u) sum += load(a[r], u) * load(b[r], u);
+    out[r] = sum + ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
+  }
+}
+
 template <typename B>
 inline void axpy(float alpha, const B* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * load(x, i);
+}
+
+// y += alpha[r] * x[r] for r = 0..N-1 in that order: each element sees the same FMA sequence as
+// N successive axpy calls (bitwise equal), but y stays in a register across the N rows instead
+// of a load and store per row.
+template <int N, typename B>
+inline void axpys(const float* alpha, const B* const* x, float* y, int64_t n) {
+  __m256 al[N];
+  for (int r = 0; r < N; ++r) al[r] = _mm256_set1_ps(alpha[r]);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 acc = _mm256_loadu_ps(y + i);
+    for (int r = 0; r < N; ++r) acc = _mm256_fmadd_ps(al[r], load8(x[r] + i), acc);
+    _mm256_storeu_ps(y + i, acc);
+  }
+  for (; i < n; ++i)
+    for (int r = 0; r < N; ++r) y[i] += alpha[r] * load(x[r], i);
 }
 
 template <typename CacheT>
@@ -64,13 +106,41 @@ void run_items(const MlaAttentionArgs& a, int64_t item_begin, int64_t item_end, 
     const uint16_t* w_uk = a.w_uk + h * a.w_uk_head_stride;  // [nope, kv_lora]
     const uint16_t* w_uv = a.w_uv + h * a.w_uv_head_stride;  // [v, kv_lora]
 
+    constexpr int kRows = 4;  // independent rows per register pass (see dots / axpys)
     std::fill(q_lat, q_lat + a.kv_lora, 0.0f);
-    for (int64_t n = 0; n < a.nope_dim; ++n) axpy(q_nope[n], w_uk + n * a.kv_lora, q_lat, a.kv_lora);
+    int64_t n = 0;
+    for (; n + kRows <= a.nope_dim; n += kRows) {
+      const uint16_t* w_rows[kRows];
+      for (int r = 0; r < kRows; ++r) w_rows[r] = w_uk + (n + r) * a.kv_lora;
+      axpys<kRows>(q_nope + n, w_rows, q_lat, a.kv_lora);
+    }
+    for (; n < a.nope_dim; ++n) axpy(q_nope[n], w_uk + n * a.kv_lora, q_lat, a.kv_lora);
 
+    auto cache_row = [&](int64_t j) {
+      return cache + (static_cast<int64_t>(blocks[j / a.block_size]) * a.block_size +
+                      j % a.block_size) * latent;
+    };
+    const float* q_lats[kRows] = {q_lat, q_lat, q_lat, q_lat};
+    const float* q_pes[kRows] = {q_pe, q_pe, q_pe, q_pe};
     float max_score = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < context; ++j) {
-      const CacheT* row = cache + (static_cast<int64_t>(blocks[j / a.block_size]) * a.block_size +
-                                   j % a.block_size) * latent;
+    int64_t j = 0;
+    for (; j + kRows <= context; j += kRows) {
+      const CacheT* rows[kRows];
+      const CacheT* pe_rows[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        rows[r] = cache_row(j + r);
+        pe_rows[r] = rows[r] + a.kv_lora;
+      }
+      float nope_part[kRows], pe_part[kRows];
+      dots<kRows>(q_lats, rows, a.kv_lora, nope_part);
+      dots<kRows>(q_pes, pe_rows, a.rope_dim, pe_part);
+      for (int r = 0; r < kRows; ++r) {
+        scores[j + r] = (nope_part[r] + pe_part[r]) * a.softmax_scale;
+        max_score = std::max(max_score, scores[j + r]);
+      }
+    }
+    for (; j < context; ++j) {
+      const CacheT* row = cache_row(j);
       const float score =
           (dot(q_lat, row, a.kv_lora) + dot(q_pe, row + a.kv_lora, a.rope_dim)) * a.softmax_scale;
       scores[j] = score;
@@ -84,14 +154,26 @@ void run_items(const MlaAttentionArgs& a, int64_t item_begin, int64_t item_end, 
     const float inv_denom = 1.0f / denom;
 
     std::fill(o_lat, o_lat + a.kv_lora, 0.0f);
-    for (int64_t j = 0; j < context; ++j) {
-      const CacheT* row = cache + (static_cast<int64_t>(blocks[j / a.block_size]) * a.block_size +
-                                   j % a.block_size) * latent;
-      axpy(scores[j] * inv_denom, row, o_lat, a.kv_lora);
+    for (j = 0; j + kRows <= context; j += kRows) {
+      const CacheT* rows[kRows];
+      float p[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        rows[r] = cache_row(j + r);
+        p[r] = scores[j + r] * inv_denom;
+      }
+      axpys<kRows>(p, rows, o_lat, a.kv_lora);
     }
+    for (; j < context; ++j) axpy(scores[j] * inv_denom, cache_row(j), o_lat, a.kv_lora);
 
     float* out = a.out + (t * a.num_heads + h) * a.v_dim;
-    for (int64_t v = 0; v < a.v_dim; ++v) out[v] = dot(o_lat, w_uv + v * a.kv_lora, a.kv_lora);
+    const float* o_lats[kRows] = {o_lat, o_lat, o_lat, o_lat};
+    int64_t v = 0;
+    for (; v + kRows <= a.v_dim; v += kRows) {
+      const uint16_t* w_rows[kRows];
+      for (int r = 0; r < kRows; ++r) w_rows[r] = w_uv + (v + r) * a.kv_lora;
+      dots<kRows>(o_lats, w_rows, a.kv_lora, out + v);
+    }
+    for (; v < a.v_dim; ++v) out[v] = dot(o_lat, w_uv + v * a.kv_lora, a.kv_lora);
   }
 }
 

@@ -1,11 +1,11 @@
 // `mlaserve bench decode`: CPU decode and prefill throughput of the forward pass, with the
 // machine's own memory-bandwidth and sgemm figures measured in the same process, so the
-// "effective bandwidth" (weight bytes a step reads / step time) can be read against them.
+// "effective bandwidth" (weight bytes a step reads / step time) and achieved GFLOP/s can be read
+// against them. Both are counted by the ops (runtime/ops/work_count.h) from the shapes they ran.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +15,7 @@
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/model/deepseek_v2.h"
+#include "runtime/ops/work_count.h"
 
 namespace mlaserve {
 namespace {
@@ -71,34 +72,6 @@ double sgemm_gflops() {
   return best;
 }
 
-int64_t mlp_bytes(const MlpWeights& w) {
-  return static_cast<int64_t>(w.gate_proj.nbytes() + w.up_proj.nbytes() + w.down_proj.nbytes());
-}
-
-// Weight bytes one decode step reads: every weight except the embedding (one row per token)
-// and the routed experts no token of the step was sent to.
-int64_t step_weight_bytes(const DeepseekV2Model& model, const ForwardTrace& trace) {
-  const ModelWeights& w = model.weights();
-  int64_t bytes = static_cast<int64_t>(w.norm.nbytes() + w.lm_head.nbytes());
-  for (size_t l = 0; l < w.layers.size(); ++l) {
-    const LayerWeights& layer = w.layers[l];
-    const MlaWeights& a = layer.attn;
-    for (const Tensor* t : {&layer.input_layernorm, &layer.post_attention_layernorm, &a.q_a_proj,
-                            &a.q_a_layernorm, &a.q_b_proj, &a.q_proj, &a.kv_a_proj_with_mqa,
-                            &a.kv_a_layernorm, &a.kv_b_proj, &a.o_proj})
-      if (t->defined()) bytes += static_cast<int64_t>(t->nbytes());
-    if (layer.mlp) bytes += mlp_bytes(*layer.mlp);
-    if (layer.moe) {
-      bytes += static_cast<int64_t>(layer.moe->gate.nbytes());
-      if (layer.moe->shared) bytes += mlp_bytes(*layer.moe->shared);
-      const Tensor& ids = trace.routing[l].ids;
-      const std::set<int32_t> used(ids.data<int32_t>(), ids.data<int32_t>() + ids.numel());
-      for (int32_t e : used) bytes += mlp_bytes(layer.moe->experts[e]);
-    }
-  }
-  return bytes;
-}
-
 std::vector<int64_t> random_tokens(std::mt19937& rng, int64_t n, int64_t vocab) {
   std::uniform_int_distribution<int64_t> dist(2, vocab - 1);  // skip bos / eos
   std::vector<int64_t> ids(n);
@@ -151,8 +124,9 @@ int run_bench_decode(const BenchFlags& f) {
       prefill.sequences.push_back({feed[i], 0, &tables[i]});
     }
     Tensor logits = model->forward(prefill, cache);
-    double total = 0, bytes = 0;
-    ForwardTrace trace;
+    double total = 0;
+    // Counted by the ops themselves: only what the steps actually computed and read.
+    ops::WorkCount work;
     for (int64_t step = 0; step < f.new_tokens; ++step) {
       ForwardBatch batch;
       for (int64_t i = 0; i < b; ++i) {
@@ -161,15 +135,21 @@ int run_bench_decode(const BenchFlags& f) {
         batch.sequences.push_back({feed[i], f.prompt_len + step, &tables[i]});
       }
       const auto t0 = Clock::now();
-      logits = model->forward(batch, cache, &trace);
+      {
+        ops::CountWork counting(work);
+        logits = model->forward(batch, cache);
+      }
       total += seconds_since(t0);
-      bytes += static_cast<double>(step_weight_bytes(*model, trace));
     }
     const double ms_step = 1e3 * total / f.new_tokens;
-    std::printf("decode batch %3lld: %8.1f tokens/s, %8.2f ms/step, effective bandwidth %.1f GB/s"
-                " (%.0f%% of probe)\n",
-                static_cast<long long>(b), b * f.new_tokens / total, ms_step, bytes / total / 1e9,
-                100 * bytes / total / 1e9 / mem_gbs);
+    const double bytes = work.weight_bytes, flops = work.flops;
+    const double gbs = bytes / total / 1e9, achieved = flops / total / 1e9;
+    std::printf("decode batch %3lld: %8.1f tokens/s, %8.2f ms/step, weights %.1f MB/step, "
+                "effective bandwidth %.1f GB/s (%.0f%% of probe), %.1f GFLOP/s (%.0f%% of "
+                "sgemm probe)\n",
+                static_cast<long long>(b), b * f.new_tokens / total, ms_step,
+                bytes / f.new_tokens / 1e6, gbs, 100 * gbs / mem_gbs, achieved,
+                100 * achieved / gflops);
   }
 
   KvCache cache(c, (f.prefill_len + 63) / 64, 64, dtype);

@@ -2,10 +2,12 @@
 
 #include <vector>
 
+#include "runtime/core/thread_pool.h"
 #include "runtime/ops/activation.h"
 #include "runtime/ops/elementwise.h"
 #include "runtime/ops/gather.h"
 #include "runtime/ops/linear.h"
+#include "runtime/ops/work_count.h"
 
 namespace mlaserve {
 
@@ -33,13 +35,24 @@ Tensor moe_forward(const ModelConfig& config, const MoeWeights& w, const Tensor&
       row_weights[ids[t * k + j]].push_back(weights[t * k + j]);
     }
 
+  // Routed experts are small (a few hundred KiB, few tokens each): one expert per thread beats
+  // splitting each tiny GEMM over the pool (ops called inside parallel_for run inline). Every
+  // y_e is computed the same way on any thread, and they are summed below in expert order.
+  std::vector<size_t> used;
+  for (size_t e = 0; e < w.experts.size(); ++e)
+    if (!rows[e].empty()) used.push_back(e);
+  std::vector<Tensor> y_e(w.experts.size());
+  ops::WorkCount* work = ops::current_work();
+  parallel_for(0, static_cast<int64_t>(used.size()), 1, [&](int64_t b, int64_t end) {
+    ops::CountWork counting(work);
+    for (int64_t i = b; i < end; ++i) {
+      const size_t e = used[i];
+      Tensor x_e = ops::gather_rows(x, rows[e]);              // [n_e, hidden]
+      y_e[e] = mlp_forward(w.experts[e], x_e, act);           // [n_e, hidden]
+    }
+  });
   Tensor y = Tensor::zeros({T, config.hidden_size}, DType::kF32);  // [T, hidden] f32 accumulator
-  for (size_t e = 0; e < w.experts.size(); ++e) {
-    if (rows[e].empty()) continue;
-    Tensor x_e = ops::gather_rows(x, rows[e]);              // [n_e, hidden]
-    Tensor y_e = mlp_forward(w.experts[e], x_e, act);        // [n_e, hidden]
-    ops::scatter_add_rows_(y, rows[e], y_e, row_weights[e]);
-  }
+  for (size_t e : used) ops::scatter_add_rows_(y, rows[e], y_e[e], row_weights[e]);
   if (w.shared) ops::add_(y, mlp_forward(*w.shared, x, act));  // [T, hidden]
 
   if (routing_out) *routing_out = std::move(routing);

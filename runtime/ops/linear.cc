@@ -7,6 +7,7 @@
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/ops/rows.h"
+#include "runtime/ops/work_count.h"
 
 namespace mlaserve::ops {
 
@@ -30,6 +31,9 @@ void linear(const Tensor& x, const Tensor& w, const Tensor& y) {
              kInvalidArgument, "linear: y ", y.describe(), " must be [", m, ", ", n,
              "] for x ", x.describe(), " and w ", w.describe());
   if (m == 0 || n == 0) return;
+  // Every kernel below reads each weight row once per call, whatever m is.
+  count_work(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k),
+             static_cast<double>(w.nbytes()));
 
   const detail::F32Rows xs = detail::stage_in(xr);
   const detail::F32Rows ys = detail::stage_out(yr);

@@ -5,6 +5,7 @@
 #include "kernels/cpu/mla_attention.h"
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
+#include "runtime/ops/work_count.h"
 
 namespace mlaserve::ops {
 namespace {
@@ -49,6 +50,25 @@ void check_absorbed_weight(const Tensor& w, const char* name, int64_t heads, int
                  w.device().is_cpu(),
              kInvalidArgument, "mla_attention: ", name, " must be a cpu bf16 [", heads,
              ", rows, ", kv_lora, "] view with contiguous rows, got ", w.describe());
+}
+
+// FLOPs of the dot products each form computes (see kernels/cpu/mla_attention.cc), for the
+// benchmark's accounting; w_uk / w_uv are read once per call.
+void count_attention_work(int64_t heads, int64_t nope, int64_t rope, int64_t v, int64_t kv_lora,
+                          const MlaBatch& batch, int64_t naive_min_tokens, size_t weight_bytes) {
+  double flops = 0;
+  for (int64_t s = 0; s < batch.num_sequences(); ++s) {
+    const int64_t n = batch.token_start[s + 1] - batch.token_start[s];
+    const bool naive = naive_min_tokens >= 0 && n >= std::max<int64_t>(naive_min_tokens, 1);
+    // Decompressing K_nope and V for the whole context, once per (sequence, head).
+    if (naive) flops += 2.0 * static_cast<double>(batch.pos_start[s] + n) * (nope + v) * kv_lora;
+    for (int64_t i = 0; i < n; ++i) {
+      const double context = static_cast<double>(batch.pos_start[s] + i + 1);
+      flops += naive ? 2.0 * context * (nope + rope + v)
+                     : 2.0 * (nope * kv_lora + context * (2 * kv_lora + rope) + v * kv_lora);
+    }
+  }
+  count_work(flops * static_cast<double>(heads), static_cast<double>(weight_bytes));
 }
 
 }  // namespace
@@ -137,6 +157,9 @@ Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, co
     const int64_t saved_per_pair = std::max<int64_t>(1, 2 * d.kv_lora - d.nope_dim - d.v_dim);
     naive_min_tokens = (d.nope_dim + d.v_dim) * d.kv_lora / saved_per_pair + 1;
   }
+  count_attention_work(d.num_heads, d.nope_dim, d.rope_dim, d.v_dim, d.kv_lora, batch,
+                       naive_min_tokens, w_uk.nbytes() + w_uv.nbytes());
+
   std::vector<uint8_t> skip(t, 0);
   std::vector<int64_t> naive_seqs;
   for (int64_t s = 0; s < batch.num_sequences(); ++s)
