@@ -6,27 +6,13 @@
 #include <limits>
 
 #include "kernels/cpu/simd.h"
+#include "runtime/core/dtype.h"
 
 namespace mlaserve::cpu {
 namespace {
 
-inline float bf16_bits_to_float(uint16_t bits) {
-  uint32_t u = static_cast<uint32_t>(bits) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-inline uint16_t float_to_bf16_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
-
 inline float load(const float* p, int64_t i) { return p[i]; }
-inline float load(const uint16_t* p, int64_t i) { return bf16_bits_to_float(p[i]); }
+inline float load(const uint16_t* p, int64_t i) { return bf16_to_float(p[i]); }
 
 template <typename A, typename B>
 inline float dot(const A* a, const B* b, int64_t n) {
@@ -257,8 +243,8 @@ void mla_cache_write(void* cache, bool cache_bf16, int64_t block_size, int64_t l
       static_cast<int64_t>(block_table[position / block_size]) * block_size + position % block_size;
   if (cache_bf16) {
     uint16_t* row = static_cast<uint16_t*>(cache) + slot * latent_dim;
-    for (int64_t i = 0; i < kv_lora; ++i) row[i] = float_to_bf16_bits(c_kv[i]);
-    for (int64_t i = 0; i < rope_dim; ++i) row[kv_lora + i] = float_to_bf16_bits(k_pe[i]);
+    for (int64_t i = 0; i < kv_lora; ++i) row[i] = float_to_bf16(c_kv[i]);
+    for (int64_t i = 0; i < rope_dim; ++i) row[kv_lora + i] = float_to_bf16(k_pe[i]);
   } else {
     float* row = static_cast<float*>(cache) + slot * latent_dim;
     std::memcpy(row, c_kv, sizeof(float) * kv_lora);

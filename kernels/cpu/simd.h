@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "runtime/core/dtype.h"
+
 namespace mlaserve::cpu::simd {
 
 // 8 bf16 values -> 8 floats: widen to 32 bits and shift into the high half (exact).
@@ -13,21 +15,9 @@ inline __m256 load_bf16x8(const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-inline float bf16_scalar(uint16_t b) {
-  const uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
+inline float bf16_scalar(uint16_t b) { return bf16_to_float(b); }
 
-// One float -> bf16, round to nearest even, NaN kept quiet (as mlaserve::float_to_bf16).
-inline uint16_t float_to_bf16_rne(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
+inline uint16_t float_to_bf16_rne(float f) { return float_to_bf16(f); }
 
 // 8 floats -> 8 bf16, round to nearest even, NaN kept quiet (as mlaserve::float_to_bf16).
 inline __m128i f32x8_to_bf16(__m256 v) {
