@@ -50,13 +50,18 @@ struct MlaAttentionArgs {
   const uint8_t* skip_token = nullptr;
 };
 
-// Floats of scratch one call of mla_attention_items needs for `max_context` cached positions.
+// Floats of scratch one call of mla_attention_items needs for `max_context` cached positions
+// (enough for any head grouping).
 int64_t mla_attention_scratch_floats(const MlaAttentionArgs& args, int64_t max_context);
 
-// Computes work items [item_begin, item_end), item = token * num_heads + head. Items are
-// independent, so callers split the range across threads; `scratch` is per thread.
-void mla_attention_items(const MlaAttentionArgs& args, int64_t item_begin, int64_t item_end,
-                         float* scratch);
+// Computes work items [item_begin, item_end), item = token * head_groups + group; group g covers
+// heads [g·H / head_groups, (g+1)·H / head_groups). One item walks its sequence's cache rows once
+// for all heads of its group. A head's result is bitwise the same for any head_groups in
+// [1, num_heads], so callers may pick it from the batch size and thread count. Items are
+// independent, so callers split the range across threads; `scratch` is per thread and
+// `max_context` bounds the context of every token (as passed to mla_attention_scratch_floats).
+void mla_attention_items(const MlaAttentionArgs& args, int64_t head_groups, int64_t item_begin,
+                         int64_t item_end, float* scratch, int64_t max_context);
 
 // The naive form for all new tokens of sequence `seq` and head `head`: decompresses
 // K_nope = c_kv · W_UKᵀ and V = c_kv · W_UVᵀ once for the sequence's context, then attends

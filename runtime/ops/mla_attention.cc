@@ -181,13 +181,21 @@ Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, co
     if (static_cast<int64_t>(naive_seqs.size()) == batch.num_sequences()) return out;
   }
 
-  // Items (token, head) are independent and each is computed whole inside one chunk, so the
-  // result does not depend on the thread count.
-  const int64_t items = t * d.num_heads;
+  // Items (token, head group) are independent and each is computed whole inside one chunk; a
+  // head's result does not depend on its group, so neither the thread count nor the grouping
+  // (picked here from the token count so that a small batch still fills every thread) changes
+  // the output. One group per token reads each cache row once per token; splitting heads costs
+  // one more pass over the rows per extra group, so only split when tokens are scarce.
+  const int64_t threads = ThreadPool::global().num_threads();
+  int64_t head_groups = 1;
+  if (t < 2 * threads)
+    head_groups = std::clamp<int64_t>((2 * threads + t - 1) / std::max<int64_t>(t, 1), 1,
+                                      d.num_heads);
+  const int64_t items = t * head_groups;
   const int64_t scratch_floats = cpu::mla_attention_scratch_floats(args, max_context);
   parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(scratch_floats);
-    cpu::mla_attention_items(args, begin, end, scratch.data());
+    cpu::mla_attention_items(args, head_groups, begin, end, scratch.data(), max_context);
   });
   return out;
 }

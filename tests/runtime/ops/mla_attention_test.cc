@@ -4,20 +4,25 @@
 
 #include <cmath>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "runtime/core/dtype.h"
 #include "runtime/core/error.h"
+#include "runtime/core/thread_pool.h"
+#include "tests/runtime/ops/test_tensors.h"
 
 namespace mlaserve {
 namespace {
 
+struct Dims {
+  int64_t num_heads, nope_dim, rope_dim, v_dim, kv_lora;
+};
+
 struct Problem {
-  struct {
-    int64_t num_heads, nope_dim, rope_dim, v_dim, kv_lora;
-  } d{3, 8, 4, 6, 16};
+  Dims d{3, 8, 4, 6, 16};
   std::vector<std::vector<int32_t>> tables;
   ops::MlaBatch batch;
   std::vector<float> q;           // [T, H, nope + rope]
@@ -25,9 +30,10 @@ struct Problem {
   std::vector<std::vector<float>> latents;  // per sequence, per position: [kv_lora + rope]
 };
 
-Problem make_problem(std::mt19937& rng) {
+Problem make_problem(std::mt19937& rng, Dims dims = {3, 8, 4, 6, 16}) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   Problem p;
+  p.d = dims;
   // Sequence 0: 5 cached + 3 new (continues a prefill); sequence 1: fresh 7-token prefill;
   // sequence 2: one decode token after 9 cached.
   const std::vector<int64_t> cached = {5, 0, 9}, fresh = {3, 7, 1};
@@ -143,6 +149,53 @@ TEST_P(MlaAttentionForms, MatchesNaiveReferenceOnRaggedPagedBatch) {
 
 INSTANTIATE_TEST_SUITE_P(Thresholds, MlaAttentionForms,
                          ::testing::Values(int64_t{1} << 40, 3, 1, ops::kMlaNaiveAuto));
+
+// Dims that are not multiples of the kernels' vector width or row tiles, and more heads.
+TEST(MlaAttention, OddDimsMatchNaiveReference) {
+  std::mt19937 rng(5);
+  Problem p = make_problem(rng, {7, 9, 6, 5, 21});
+  const float scale = 0.23f;
+  const std::vector<float> want = naive(p, scale);
+  for (int64_t threshold : {int64_t{1} << 40, int64_t{1}}) {
+    Tensor out = run(p, fill_cache(p, DType::kF32), scale, threshold);
+    ASSERT_EQ(out.numel(), static_cast<int64_t>(want.size()));
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_NEAR(out.data<float>()[i], want[i], 1e-4f * (1.0f + std::fabs(want[i])))
+          << "threshold " << threshold << " element " << i;
+  }
+}
+
+// The absorbed kernel groups heads per work item depending on the token count and the thread
+// count; a head's result must not depend on either, nor on which other sequences share the batch.
+TEST(MlaAttention, AbsorbedBitwiseIndependentOfThreadsAndBatch) {
+  for (DType dtype : {DType::kF32, DType::kBF16}) {
+    std::mt19937 rng(13);
+    Problem p = make_problem(rng, {5, 8, 4, 6, 24});
+    const Tensor cache = fill_cache(p, dtype);
+    const int64_t absorbed = int64_t{1} << 40;
+    ThreadPool::set_global_num_threads(1);
+    const Tensor ref = run(p, cache, 0.3f, absorbed);
+    for (int threads : {2, 3, 8, 16}) {
+      ThreadPool::set_global_num_threads(threads);
+      EXPECT_TRUE(ops::testing::same_bits(run(p, cache, 0.3f, absorbed), ref)) << threads;
+    }
+    // Sequence 2's single decode token on its own (few tokens: heads split across items).
+    Problem alone = p;
+    const int64_t row = p.batch.token_start[2];
+    alone.batch.token_start = {0, 1};
+    alone.batch.pos_start = {p.batch.pos_start[2]};
+    alone.batch.block_tables = {&alone.tables[2]};
+    const int64_t qdim = p.d.num_heads * (p.d.nope_dim + p.d.rope_dim);
+    alone.q.assign(p.q.begin() + row * qdim, p.q.begin() + (row + 1) * qdim);
+    for (int threads : {1, 2, 4}) {
+      ThreadPool::set_global_num_threads(threads);
+      const Tensor one = run(alone, cache, 0.3f, absorbed);
+      const Tensor in_batch = ref.slice(0, row, row + 1);
+      EXPECT_TRUE(ops::testing::same_bits(one, in_batch)) << threads;
+    }
+  }
+  ThreadPool::set_global_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 TEST(MlaAttention, Bf16CacheStaysClose) {
   std::mt19937 rng(11);
