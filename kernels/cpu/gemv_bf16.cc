@@ -19,14 +19,23 @@ inline float load1(const float* p) { return *p; }
 // — whatever R and MB are, so y does not depend on how rows or inputs were grouped: not on the
 // thread split, and not on the batch size (decode of one sequence in a batch of 1 or of 8 gives
 // the same bits).
+//
+// `pf`, when set, is a block of R * k weights (the next tile's rows) that is prefetched at the
+// pace this tile consumes its own rows; it changes no arithmetic.
 template <int R, int MB, typename W>
 inline void tile(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t k, float* y,
-                 int64_t ldy) {
+                 int64_t ldy, const char* pf = nullptr) {
   __m256 acc[MB][R];
   for (int b = 0; b < MB; ++b)
     for (int r = 0; r < R; ++r) acc[b][r] = _mm256_setzero_ps();
   int64_t t = 0;
   for (; t + 8 <= k; t += 8) {
+    if (pf != nullptr) {
+      // This step consumes R * 8 weights; touch as many bytes of the next block.
+      constexpr int kStepBytes = R * 8 * static_cast<int>(sizeof(W));
+      const char* p = pf + t * R * static_cast<int64_t>(sizeof(W));
+      for (int off = 0; off < kStepBytes; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+    }
     __m256 wv[R];
     for (int r = 0; r < R; ++r) wv[r] = load8(w + r * ldw + t);
     for (int b = 0; b < MB; ++b) {
@@ -66,7 +75,14 @@ constexpr int kGemvRows = 8;
 void gemv_bf16(const uint16_t* w, int64_t ldw, int64_t k, const float* x, float* y,
                int64_t n_begin, int64_t n_end) {
   int64_t j = n_begin;
-  for (; j + kGemvRows <= n_end; j += kGemvRows) tile<kGemvRows, 1>(w + j * ldw, ldw, x, 0, k, y + j, 1);
+  for (; j + kGemvRows <= n_end; j += kGemvRows) {
+    // With packed rows the next tile is the next R * k weights: prefetch it while this one
+    // streams (rows of ~1 KiB are too short for the hardware prefetcher to ramp up on).
+    const char* pf = (ldw == k && j + 2 * kGemvRows <= n_end)
+                         ? reinterpret_cast<const char*>(w + (j + kGemvRows) * ldw)
+                         : nullptr;
+    tile<kGemvRows, 1>(w + j * ldw, ldw, x, 0, k, y + j, 1, pf);
+  }
   for (; j < n_end; ++j) tile<1, 1>(w + j * ldw, ldw, x, 0, k, y + j, 1);
 }
 
