@@ -108,7 +108,12 @@ void gemm_bf16_small_m(const float* x, int64_t ldx, int64_t m, const uint16_t* w
       const uint16_t* src = w + (j + r) * ldw;
       float* dst = p + r * k;
       int64_t t = 0;
-      for (; t + 8 <= k; t += 8) _mm256_storeu_ps(dst + t, simd::load_bf16x8(src + t));
+      // Prefetch the same row of the next group while widening this one (no arithmetic change).
+      const char* pf = j + 6 <= n_end ? reinterpret_cast<const char*>(src + 3 * ldw) : nullptr;
+      for (; t + 8 <= k; t += 8) {
+        if (pf != nullptr && (t & 31) == 0) _mm_prefetch(pf + 2 * t, _MM_HINT_T0);
+        _mm256_storeu_ps(dst + t, simd::load_bf16x8(src + t));
+      }
       for (; t < k; ++t) dst[t] = simd::bf16_scalar(src[t]);
     }
     rows_all_inputs<3>(static_cast<const float*>(p), k, x, ldx, m, k, y + j, ldy);
