@@ -111,10 +111,11 @@ WaitResult wait_until_done(ncclComm_t comm, cudaStream_t stream, Clock::time_poi
 
 // A config for a non-blocking communicator: every NCCL call returns at once and we poll, which
 // is what lets a deadline (and ncclCommAbort) end a wait on a rank that never comes.
-ncclConfig_t non_blocking_config(const std::string& name) {
+// commName is left unset: our group name is in every error we throw, and NCCL's handling of
+// that pointer's lifetime across an asynchronous init is not worth depending on.
+ncclConfig_t non_blocking_config() {
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
-  config.commName = name.c_str();  // shows in NCCL's own logs (NCCL_DEBUG=INFO)
   return config;
 }
 
@@ -139,7 +140,10 @@ class NcclCommunicator final : public Communicator {
     if (comm_ == nullptr) return;  // aborted after a failure
     // Finalize flushes outstanding work and waits for the peers to quiesce; bounded by the
     // timeout so a destructor never hangs on a dead peer (then the communicator is aborted).
-    DeviceScope scope(options_.device);
+    // Nothing may escape a destructor, so the device switch is unchecked here.
+    int previous = 0;
+    const bool switched = cudaGetDevice(&previous) == cudaSuccess &&
+                          cudaSetDevice(options_.device) == cudaSuccess;
     const ncclResult_t r = ncclCommFinalize(comm_);
     const bool finalized =
         (r == ncclSuccess || r == ncclInProgress) &&
@@ -149,6 +153,7 @@ class NcclCommunicator final : public Communicator {
     } else {
       ncclCommAbort(comm_);
     }
+    if (switched) cudaSetDevice(previous);
   }
 
   int rank() const override { return rank_; }
@@ -274,7 +279,7 @@ class NcclCommunicator final : public Communicator {
     // is written by NCCL's init job when it completes, so it lives on the heap: on a timeout the
     // job may still hold its address after we give up (then it is deliberately leaked).
     auto child = std::make_unique<ncclComm_t>(nullptr);
-    ncclConfig_t config = non_blocking_config(sub.name);
+    ncclConfig_t config = non_blocking_config();
     const ncclResult_t r =
         ncclCommSplit(comm_, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, child.get(), &config);
     if (r != ncclSuccess && r != ncclInProgress) break_now("split", r, nccl_detail(r));
@@ -407,7 +412,7 @@ std::unique_ptr<Communicator> connect_nccl(std::shared_ptr<Store> store, int ran
   const ncclUniqueId id = exchange_unique_id(*store, rank, options);
 
   DeviceScope scope(options.device);
-  ncclConfig_t config = non_blocking_config(options.name);
+  ncclConfig_t config = non_blocking_config();
   ncclComm_t comm = nullptr;
   const ncclResult_t r = ncclCommInitRankConfig(&comm, size, id, rank, &config);
   if (r != ncclSuccess && r != ncclInProgress) {
