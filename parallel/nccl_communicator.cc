@@ -69,9 +69,9 @@ class Backoff {
 // The outcome of waiting for a non-blocking NCCL communicator (and optionally a stream).
 struct WaitResult {
   bool timed_out = false;
-  ncclResult_t nccl = ncclSuccess;    // the first asynchronous NCCL error, if any
-  cudaError_t cuda = cudaSuccess;     // the stream's error, if any
-  std::string detail;                 // captured before any abort frees the communicator
+  ncclResult_t nccl = ncclSuccess;  // the first asynchronous NCCL error, if any
+  cudaError_t cuda = cudaSuccess;   // the stream's error, if any
+  std::string detail;               // captured before any abort frees the communicator
   bool ok() const { return !timed_out && nccl == ncclSuccess && cuda == cudaSuccess; }
 };
 
@@ -287,7 +287,7 @@ class NcclCommunicator final : public Communicator {
     // The split runs as a job of the parent: polling the parent completes it and fills *child.
     WaitResult parent = wait_until_done(comm_, nullptr, deadline);
     if (!parent.ok()) {
-      child.release();
+      (void)child.release();  // NCCL's job may still write it: leaked on purpose
       fail_after_wait("split", parent);
     }
     if (color < 0) return nullptr;
@@ -296,9 +296,12 @@ class NcclCommunicator final : public Communicator {
     WaitResult done = wait_until_done(*child, nullptr, deadline);
     if (!done.ok()) {
       ncclCommAbort(*child);
-      fail(done.timed_out ? ErrorCode::kDeadlineExceeded : ErrorCode::kUnavailable, "split in group '",
-           name(), "' at rank ", rank_, ": the new group '", sub.name, "' did not initialize",
-           done.timed_out ? str_cat(" within ", options_.timeout.count(), " ms") : ": " + done.detail);
+      const std::string why = done.timed_out
+                                  ? str_cat(" within ", options_.timeout.count(), " ms")
+                                  : ": NCCL " + done.detail;
+      fail(done.timed_out ? ErrorCode::kDeadlineExceeded : ErrorCode::kUnavailable,
+           "split in group '", name(), "' at rank ", rank_, ": the new group '", sub.name,
+           "' did not initialize", why);
     }
     return std::make_unique<NcclCommunicator>(store_, *child, std::move(sub));
   }
@@ -423,8 +426,7 @@ std::unique_ptr<Communicator> connect_nccl(std::shared_ptr<Store> store, int ran
          "group '", options.name, "' rank ", rank, ": NCCL init failed: ", detail);
   }
   // Init waits for every rank to join NCCL's bootstrap; a missing rank is only a timeout here.
-  const WaitResult done =
-      wait_until_done(comm, nullptr, Clock::now() + options.timeout);
+  const WaitResult done = wait_until_done(comm, nullptr, Clock::now() + options.timeout);
   if (!done.ok()) {
     ncclCommAbort(comm);
     if (done.timed_out)
