@@ -103,6 +103,9 @@ WaitResult wait_until_done(ncclComm_t comm, cudaStream_t stream, Clock::time_poi
     }
     if (Clock::now() >= deadline) {
       result.timed_out = true;
+      // Which half was still pending tells a stuck launch from a kernel waiting on peers.
+      result.detail = state == ncclInProgress ? "NCCL was still enqueuing the operation"
+                                              : "its kernel was still waiting on the stream";
       return result;
     }
     backoff.pause();
@@ -346,8 +349,8 @@ class NcclCommunicator final : public Communicator {
     if (result.timed_out) {
       abort_comm(str_cat(op, ": timed out"));
       fail(ErrorCode::kDeadlineExceeded, op, " in group '", options_.name, "' at rank ", rank_,
-           " did not complete within ", options_.timeout.count(),
-           " ms (a peer stopped calling or died); the communicator was aborted");
+           " did not complete within ", options_.timeout.count(), " ms (", result.detail,
+           "; a peer stopped calling or died); the communicator was aborted");
     }
     abort_comm(str_cat(op, ": ", result.detail));
     if (result.nccl != ncclSuccess)
