@@ -246,12 +246,15 @@ class NcclCommunicator final : public Communicator {
         const size_t send_bytes = static_cast<size_t>(send_counts[r]) * row_bytes;
         const size_t recv_bytes = static_cast<size_t>(recv_counts[r]) * row_bytes;
         const int peer = static_cast<int>(r);
-        ncclResult_t s = ncclSuccess;
+        // ncclInProgress is not an error in non-blocking mode: the call was queued.
+        auto note = [&](ncclResult_t s) {
+          if (first_error == ncclSuccess && s != ncclSuccess && s != ncclInProgress)
+            first_error = s;
+        };
         if (send_bytes > 0)
-          s = ncclSend(in + send_offset, send_bytes, ncclUint8, peer, comm_, stream());
-        if (s == ncclSuccess && recv_bytes > 0)
-          s = ncclRecv(dst + recv_offset, recv_bytes, ncclUint8, peer, comm_, stream());
-        if (first_error == ncclSuccess && s != ncclSuccess && s != ncclInProgress) first_error = s;
+          note(ncclSend(in + send_offset, send_bytes, ncclUint8, peer, comm_, stream()));
+        if (recv_bytes > 0)
+          note(ncclRecv(dst + recv_offset, recv_bytes, ncclUint8, peer, comm_, stream()));
         send_offset += send_bytes;
         recv_offset += recv_bytes;
       }
