@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/cpu/gemm_bf16_kn.h"
+#include "kernels/cpu/gemv_bf16.h"
 #include "kernels/cpu/simd.h"
 #include "runtime/core/dtype.h"
 
@@ -28,29 +30,6 @@ inline float dot(const A* a, const B* b, int64_t n) {
 
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const uint16_t* p) { return simd::load_bf16x8(p); }
-
-// N independent dot products a[r]·b[r], each bitwise equal to dot(a[r], b[r], n) (lane l of
-// the one accumulator is acc[l] there; same final combine). One dot is a single chain of
-// dependent FMAs, latency-bound; N chains in flight keep the FMA units busy.
-template <int N, typename B>
-[[gnu::always_inline]] inline void dots(const float* const* a, const B* const* b, int64_t n, float* out) {
-  __m256 acc[N];
-#pragma GCC unroll 8
-  for (int r = 0; r < N; ++r) acc[r] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-#pragma GCC unroll 8
-    for (int r = 0; r < N; ++r)
-      acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(a[r] + i), load8(b[r] + i), acc[r]);
-#pragma GCC unroll 8
-  for (int r = 0; r < N; ++r) {
-    alignas(32) float l[8];
-    _mm256_store_ps(l, acc[r]);
-    float sum = 0.0f;
-    for (int64_t u = i; u < n; ++u) sum += load(a[r], u) * load(b[r], u);
-    out[r] = sum + ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
-  }
-}
 
 template <typename B>
 inline void axpy(float alpha, const B* x, float* y, int64_t n) {
@@ -78,7 +57,7 @@ template <int N, typename B>
 }
 
 // G heads × N rows of dot products a[g]·b[r] with each b[r] chunk loaded (and widened from bf16)
-// once for all G heads. Every out[g * N + r] is bitwise equal to dots<N> / dot on the same pair:
+// once for all G heads. Every out[g * N + r] is bitwise equal to dot() on the same pair:
 // each (g, r) has its own accumulator with the same per-lane FMA order and the same combine.
 template <int G, int N, typename B>
 [[gnu::always_inline]] inline void head_dots(const float* const* a, const B* const* b, int64_t n, float* out) {
@@ -185,24 +164,22 @@ void run_items(const MlaAttentionArgs& a, int64_t head_groups, int64_t item_begi
       float max_score[kMaxGroup];
       for (int64_t g = 0; g < nh; ++g) {
         const int64_t h = h0 + g;
-        float* ql = q_lat_all + g * a.kv_lora;
-        q_lat[g] = ql;
         q_pe[g] = a.q_pe + t * a.q_token_stride + h * a.q_head_stride;
-        o_lat[g] = o_lat_all + g * a.kv_lora;
+        o_lat[g] = a.o_lat != nullptr ? a.o_lat + (t * a.num_heads + h) * a.kv_lora
+                                      : o_lat_all + g * a.kv_lora;
         scores[g] = scores_all + g * max_context;
         max_score[g] = -std::numeric_limits<float>::infinity();
-
-        // q_lat = q_nope · W_UK_h
-        const float* q_nope = a.q_nope + t * a.q_token_stride + h * a.q_head_stride;
-        const uint16_t* w_uk = a.w_uk + h * a.w_uk_head_stride;  // [nope, kv_lora]
-        std::fill(ql, ql + a.kv_lora, 0.0f);
-        int64_t n = 0;
-        for (; n + kRows <= a.nope_dim; n += kRows) {
-          const uint16_t* w_rows[kRows];
-          for (int r = 0; r < kRows; ++r) w_rows[r] = w_uk + (n + r) * a.kv_lora;
-          axpys<kRows>(q_nope + n, w_rows, ql, a.kv_lora);
+        if (a.q_lat != nullptr) {
+          q_lat[g] = a.q_lat + (t * a.num_heads + h) * a.kv_lora;
+          continue;
         }
-        for (; n < a.nope_dim; ++n) axpy(q_nope[n], w_uk + n * a.kv_lora, ql, a.kv_lora);
+        float* ql = q_lat_all + g * a.kv_lora;
+        q_lat[g] = ql;
+
+        // q_lat = q_nope · W_UK_h, the same kernel (and bits) as the batched caller's
+        const float* q_nope = a.q_nope + t * a.q_token_stride + h * a.q_head_stride;
+        gemm_bf16_kn(q_nope, 0, 1, a.w_uk + h * a.w_uk_head_stride, a.kv_lora, a.nope_dim, ql, 0,
+                     a.kv_lora);
       }
 
       // Scores: each tile of rows once for all heads of the chunk.
@@ -274,19 +251,12 @@ void run_items(const MlaAttentionArgs& a, int64_t head_groups, int64_t item_begi
         for (int64_t g = 0; g < nh; ++g) axpy(scores[g][j], row, o_lat[g], a.kv_lora);
       }
 
-      // out = o_lat · W_UV_hᵀ
+      // out = o_lat · W_UV_hᵀ, the same kernel (and bits) as the batched caller's
+      if (a.o_lat != nullptr) continue;
       for (int64_t g = 0; g < nh; ++g) {
         const int64_t h = h0 + g;
-        const uint16_t* w_uv = a.w_uv + h * a.w_uv_head_stride;  // [v, kv_lora]
-        float* out = a.out + (t * a.num_heads + h) * a.v_dim;
-        const float* o_lats[kRows] = {o_lat[g], o_lat[g], o_lat[g], o_lat[g]};
-        int64_t v = 0;
-        for (; v + kRows <= a.v_dim; v += kRows) {
-          const uint16_t* w_rows[kRows];
-          for (int r = 0; r < kRows; ++r) w_rows[r] = w_uv + (v + r) * a.kv_lora;
-          dots<kRows>(o_lats, w_rows, a.kv_lora, out + v);
-        }
-        for (; v < a.v_dim; ++v) out[v] = dot(o_lat[g], w_uv + v * a.kv_lora, a.kv_lora);
+        gemm_bf16_small_m(o_lat[g], 0, 1, a.w_uv + h * a.w_uv_head_stride, a.kv_lora, a.kv_lora,
+                          a.out + (t * a.num_heads + h) * a.v_dim, 0, 0, a.v_dim);
       }
     }
   }

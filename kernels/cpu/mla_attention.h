@@ -45,6 +45,12 @@ struct MlaAttentionArgs {
   float softmax_scale = 1.0f;
   // Output [T, H, v] fp32, contiguous.
   float* out = nullptr;
+  // Optional: q_lat [T, H, kv_lora] fp32 computed by the caller (batched over tokens, which
+  // beats one q_nope · W_UK_h product per token and head); w_uk is then not read.
+  const float* q_lat = nullptr;
+  // Optional: when set, mla_attention_items writes o_lat [T, H, kv_lora] fp32 here and leaves
+  // out · W_UV_hᵀ to the caller (batched the same way); out and w_uv are then not used by it.
+  float* o_lat = nullptr;
   // Optional [T]: tokens flagged non-zero are skipped by mla_attention_items (their sequence
   // is computed by mla_attention_naive instead).
   const uint8_t* skip_token = nullptr;

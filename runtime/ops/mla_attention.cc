@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/gemm_bf16_kn.h"
+#include "kernels/cpu/gemv_bf16.h"
 #include "kernels/cpu/mla_attention.h"
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
@@ -69,6 +71,39 @@ void count_attention_work(int64_t heads, int64_t nope, int64_t rope, int64_t v, 
     }
   }
   count_work(flops * static_cast<double>(heads), static_cast<double>(weight_bytes));
+}
+
+// From this many query tokens on, q_nope · W_UK_h and o_lat · W_UV_hᵀ run as one product per
+// head over all tokens (each W_h loaded once, register-tiled GEMMs) instead of inside every
+// (token, head) work item, where they are vector-times-matrix products re-reading W_h per token.
+// Below it the per-item form keeps batch-1 decode to one pass over the weights with no extra
+// tensors. Both forms call the same kernels per (token, head), so their results are bitwise
+// equal: a token's output does not depend on the batch it was decoded in.
+constexpr int64_t kBatchedAbsorbMinTokens = 4;
+
+// q_lat[t, h] = q_nope[t, h] · W_UK_h for every token, one head per task.
+void absorb_queries(const cpu::MlaAttentionArgs& a, float* q_lat) {
+  parallel_for(0, a.num_heads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t h = begin; h < end; ++h)
+      cpu::gemm_bf16_kn(a.q_nope + h * a.q_head_stride, a.q_token_stride, a.num_tokens,
+                        a.w_uk + h * a.w_uk_head_stride, a.kv_lora, a.nope_dim,
+                        q_lat + h * a.kv_lora, a.num_heads * a.kv_lora, a.kv_lora);
+  });
+}
+
+// out[t, h] = o_lat[t, h] · W_UV_hᵀ for every token, one head per task.
+void project_values(const cpu::MlaAttentionArgs& a, const float* o_lat) {
+  parallel_for(0, a.num_heads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t h = begin; h < end; ++h)
+      for (int64_t t = 0; t < a.num_tokens; t += cpu::kSmallMMax) {
+        const int64_t m = std::min(cpu::kSmallMMax, a.num_tokens - t);
+        const int64_t ld = a.num_heads * a.kv_lora;
+        cpu::gemm_bf16_small_m(o_lat + t * ld + h * a.kv_lora, ld, m,
+                               a.w_uv + h * a.w_uv_head_stride, a.kv_lora, a.kv_lora,
+                               a.out + (t * a.num_heads + h) * a.v_dim, a.num_heads * a.v_dim,
+                               0, a.v_dim);
+      }
+  });
 }
 
 }  // namespace
@@ -193,10 +228,20 @@ Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, co
                                       d.num_heads);
   const int64_t items = t * head_groups;
   const int64_t scratch_floats = cpu::mla_attention_scratch_floats(args, max_context);
+  const bool batched_absorb = naive_seqs.empty() && t >= kBatchedAbsorbMinTokens;
+  Tensor q_lat, o_lat;
+  if (batched_absorb) {
+    q_lat = Tensor::empty({t, d.num_heads, d.kv_lora}, DType::kF32);  // [T, H, kv_lora]
+    o_lat = Tensor::empty({t, d.num_heads, d.kv_lora}, DType::kF32);  // [T, H, kv_lora]
+    absorb_queries(args, q_lat.data<float>());
+    args.q_lat = q_lat.data<float>();
+    args.o_lat = o_lat.data<float>();
+  }
   parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(scratch_floats);
     cpu::mla_attention_items(args, head_groups, begin, end, scratch.data(), max_context);
   });
+  if (batched_absorb) project_values(args, o_lat.data<float>());
   return out;
 }
 
