@@ -106,9 +106,9 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
   Tensor rows = every_row ? h : ops::gather_rows(h, logit_rows);        // [R, hidden]
   Tensor normed = ops::rms_norm(rows, weights_.norm, c.rms_norm_eps);   // [R, hidden]
   if (trace) trace->final_norm = ops::to_dtype(normed, DType::kF32);
-  if (!tp_group_) return ops::linear(normed, weights_.lm_head, DType::kF32);  // [R, vocab]
-  Tensor local = ops::linear(normed, weights_.lm_head, DType::kF32);  // [R, vocab rows held]
-  return gather_vocab(*tp_group_, local, c.vocab_size, parallel_.world);  // [R, vocab]
+  Tensor logits = ops::linear(normed, weights_.lm_head, DType::kF32);  // [R, vocab rows held]
+  if (!tp_group_) return logits;                                        // [R, vocab]
+  return gather_vocab(*tp_group_, logits, c.vocab_size, parallel_.world);  // [R, vocab]
 }
 
 Tensor DeepseekV2Model::embed(const Tensor& ids) const {
