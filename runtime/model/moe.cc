@@ -58,19 +58,21 @@ Tensor moe_forward(const StepContext& ctx, const MoeWeights& w, const Tensor& x,
   for (size_t e = 0; e < w.experts.size(); ++e)
     if (!rows[e].empty()) used.push_back(e);
   std::vector<Tensor> y_e(w.experts.size());
+  // Under TP an expert's output may be a partial sum (ep == 1): it stays f32 until the all-reduce.
+  const DType out_dtype = partial_dtype(ctx.tp_group, act);
   ops::WorkCount* work = ops::current_work();
   parallel_for(0, static_cast<int64_t>(used.size()), 1, [&](int64_t b, int64_t end) {
     ops::CountWork counting(work);
     for (int64_t i = b; i < end; ++i) {
       const size_t e = used[i];
       Tensor x_e = ops::gather_rows(x, rows[e]);              // [n_e, hidden]
-      y_e[e] = mlp_forward(w.experts[e], x_e, act);           // [n_e, hidden]
+      y_e[e] = mlp_forward(w.experts[e], x_e, act, out_dtype);  // [n_e, hidden]
     }
   });
   Tensor y = Tensor::zeros({T, config.hidden_size}, DType::kF32);  // [T, hidden] f32 accumulator
   for (size_t e : used) ops::scatter_add_rows_(y, rows[e], y_e[e], row_weights[e]);
   if (w.shared)
-    ops::add_(y, mlp_forward(*w.shared, x, act, partial_dtype(ctx.tp_group, act)));  // [T, hidden]
+    ops::add_(y, mlp_forward(*w.shared, x, act, out_dtype));  // [T, hidden]
   // One all-reduce sums every rank's routed and shared parts, in f32.
   y = sum_partials(ctx.tp_group, std::move(y), DType::kF32);  // [T, hidden]
 

@@ -45,6 +45,7 @@ std::string layout_name(const Layout& l) {
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
 }
+void PrintTo(const Layout& l, std::ostream* out) { *out << layout_name(l); }
 
 // Runs fn(model parallel of rank r) on `tp` threads, one per rank of a fresh Gloo group (none
 // for tp == 1); rethrows the first rank's failure.
