@@ -22,7 +22,8 @@ void validate_model_parallel(const ModelConfig& c, const ModelParallel& p) {
   const int tp = world.tp();
   world.validate_model(c.num_attention_heads, c.n_routed_experts);
   bool any_dense = false, any_moe = false;
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) (c.is_moe_layer(l) ? any_moe : any_dense) = true;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l)
+    (c.is_moe_layer(l) ? any_moe : any_dense) = true;
   if (any_dense) ensure_tp_divides(world, c.intermediate_size, "intermediate_size");
   if (any_moe && c.n_shared_experts > 0)
     ensure_tp_divides(world, c.n_shared_experts * c.moe_intermediate_size,
@@ -71,7 +72,8 @@ Tensor gather_vocab(parallel::Communicator& tp_group, const Tensor& local_logits
   Tensor logits = Tensor::empty({R, vocab_size}, DType::kF32);      // [R, vocab]
   for (int64_t r = 0; r < tp; ++r) {
     const int64_t begin = r * block, end = std::min(vocab_size, begin + block);
-    ops::copy_(logits.slice(1, begin, end), blocks.slice(0, r * R, (r + 1) * R).slice(1, 0, end - begin));
+    Tensor block = blocks.slice(0, r * R, (r + 1) * R).slice(1, 0, end - begin);  // [R, n]
+    ops::copy_(logits.slice(1, begin, end), block);
   }
   return logits;
 }

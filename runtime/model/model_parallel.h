@@ -13,7 +13,8 @@ namespace mlaserve {
 
 struct ModelParallel {
   parallel::WorldConfig world = parallel::WorldConfig::single();
-  parallel::Communicator* tp_group = nullptr;  // this replica's TP group (size world.tp()); may be null only when tp == 1
+  // This replica's TP group (size world.tp()); may be null only when tp == 1, and is not used then.
+  parallel::Communicator* tp_group = nullptr;
 };
 
 // Checks, before anything is read, that `config` can be sharded over `parallel`: tp divides the
@@ -36,7 +37,8 @@ inline DType partial_dtype(parallel::Communicator* tp_group, DType act) {
 // Sums a block's partial outputs [T, hidden] over the TP group and returns the total in `act`
 // (the partial itself when there is no group).
 Tensor sum_partials(parallel::Communicator* tp_group, Tensor partial, DType act);
-// Local logits [R, rows of vocab_shard] f32 → the full [R, vocab] on every rank, in vocabulary order.
+// Local logits [R, rows of vocab_shard] f32 → the full [R, vocab] on every rank, in vocabulary
+// order.
 Tensor gather_vocab(parallel::Communicator& tp_group, const Tensor& local_logits,
                     int64_t vocab_size, const parallel::WorldConfig& world);
 

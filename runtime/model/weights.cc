@@ -35,7 +35,8 @@ class Loader {
 
   // An MLP of width `inter`: whole, or this rank's 1/tp of it (gate/up rows, down columns).
   MlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t inter, bool split) const {
-    const parallel::IndexRange part = split ? mlp_shard(inter, world_) : parallel::IndexRange{0, inter};
+    const parallel::IndexRange part =
+        split ? mlp_shard(inter, world_) : parallel::IndexRange{0, inter};
     return {rows(prefix + ".gate_proj.weight", {inter, hidden}, part),
             rows(prefix + ".up_proj.weight", {inter, hidden}, part),
             columns(prefix + ".down_proj.weight", {hidden, inter}, part)};
@@ -75,10 +76,10 @@ MlaWeights load_mla(const Loader& in, const std::string& p, const ModelConfig& c
     w.q_a_proj = in.get(p + ".q_a_proj.weight", {*c.q_lora_rank, hidden});
     w.q_a_layernorm = in.get(p + ".q_a_layernorm.weight", {*c.q_lora_rank});
     w.q_b_proj = in.rows(p + ".q_b_proj.weight", {heads * (nope + rope), *c.q_lora_rank},
-                         per_head(nope + rope));                       // [H * (nope + rope), q_lora]
+                         per_head(nope + rope));  // [H * (nope + rope), q_lora]
   } else {
     w.q_proj = in.rows(p + ".q_proj.weight", {heads * (nope + rope), hidden},
-                       per_head(nope + rope));                         // [H * (nope + rope), hidden]
+                       per_head(nope + rope));  // [H * (nope + rope), hidden]
   }
   w.kv_a_proj_with_mqa = in.get(p + ".kv_a_proj_with_mqa.weight", {kv_lora + rope, hidden});
   w.kv_a_layernorm = in.get(p + ".kv_a_layernorm.weight", {kv_lora});

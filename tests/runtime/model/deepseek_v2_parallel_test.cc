@@ -74,7 +74,8 @@ void run_ranks(int tp, int ep, const std::function<void(const ModelParallel&)>& 
     });
   for (auto& t : threads) t.join();
   for (int r = 0; r < tp; ++r)
-    if (!errors[r].empty()) throw std::runtime_error("rank " + std::to_string(r) + ": " + errors[r]);
+    if (!errors[r].empty())
+      throw std::runtime_error("rank " + std::to_string(r) + ": " + errors[r]);
 }
 
 // What one rank computed for one reference case.
@@ -137,10 +138,10 @@ RankRun run_rank(const std::string& model_name, const ModelParallel& p, DType ac
   ForwardTrace trace;
   model->forward({{{prompt, 0, &table}}}, cache, &trace);
   cache.release(table);
-  for (const auto& r : trace.routing)
-    run.routing.push_back(r.ids.defined() ? std::vector<int32_t>(r.ids.data<int32_t>(),
-                                                                 r.ids.data<int32_t>() + r.ids.numel())
-                                          : std::vector<int32_t>{});
+  for (const auto& r : trace.routing) {
+    const int32_t* ids = r.ids.defined() ? r.ids.data<int32_t>() : nullptr;  // dense: none
+    run.routing.emplace_back(ids, ids ? ids + r.ids.numel() : nullptr);
+  }
   return run;
 }
 
@@ -199,7 +200,8 @@ TEST_P(ShardedReference, MatchesReferenceAndSingleRankAndRepeatsBitForBit) {
     const CaseRun& cr = got.cases[i];
     const auto all = c["prefill_all_logits"].get<std::vector<std::vector<float>>>();
     for (size_t r = 0; r < all.size(); ++r)
-      worst_prefill = std::max(worst_prefill, rel_error(cr.prefill.data<float>() + r * vocab, all[r]));
+      worst_prefill =
+          std::max(worst_prefill, rel_error(cr.prefill.data<float>() + r * vocab, all[r]));
     const auto decode = c["decode_logits"].get<std::vector<std::vector<float>>>();
     ASSERT_EQ(cr.decode.size(), decode.size());
     for (size_t j = 0; j < decode.size(); ++j)
@@ -218,7 +220,8 @@ TEST_P(ShardedReference, MatchesReferenceAndSingleRankAndRepeatsBitForBit) {
     std::vector<int32_t> want;
     for (const auto& token : r["experts"])
       for (int32_t e : token.get<std::vector<int32_t>>()) want.push_back(e);
-    EXPECT_EQ(sorted_per_token(got.routing[layer], k), sorted_per_token(want, k)) << "layer " << layer;
+    EXPECT_EQ(sorted_per_token(got.routing[layer], k), sorted_per_token(want, k))
+        << "layer " << layer;
     EXPECT_EQ(sorted_per_token(got.routing[layer], k), sorted_per_token(single.routing[layer], k))
         << "layer " << layer;
   }
@@ -231,7 +234,8 @@ TEST_P(ShardedReference, MatchesReferenceAndSingleRankAndRepeatsBitForBit) {
 }
 
 // bf16 activations and cache: partial sums are reduced in f32 and rounded once, so the sharded
-// model stays within the single-rank bf16 bounds (deepseek_v2_test's Bf16ActivationsAndCacheStayClose).
+// model stays within the single-rank bf16 bounds (deepseek_v2_test's
+// Bf16ActivationsAndCacheStayClose).
 TEST(ShardedBf16, StaysWithinTheSingleRankBf16Bounds) {
   for (const Layout& l : {Layout{"tiny-v2", 2, 2}, Layout{"tiny-v2", 4, 1}}) {
     const auto cases = read_json(refcases::model_dir(l.model) + "/cases.json")["cases"];
@@ -240,8 +244,8 @@ TEST(ShardedBf16, StaysWithinTheSingleRankBf16Bounds) {
       const auto& c = cases[i];
       const CaseRun& cr = runs[0].cases[i];
       const int64_t vocab = cr.prefill.dim(1);
-      std::vector<double> rels = {rel_error(cr.prefill.data<float>() + (cr.prefill.dim(0) - 1) * vocab,
-                                            c["prefill_logits"].get<std::vector<float>>())};
+      const float* last = cr.prefill.data<float>() + (cr.prefill.dim(0) - 1) * vocab;
+      std::vector<double> rels = {rel_error(last, c["prefill_logits"].get<std::vector<float>>())};
       const auto decode = c["decode_logits"].get<std::vector<std::vector<float>>>();
       for (size_t j = 0; j < decode.size(); ++j)
         rels.push_back(rel_error(cr.decode[j].data<float>(), decode[j]));
@@ -380,7 +384,8 @@ TEST_F(BadLayout, TpNotDividingAnMlpWidthFailsBeforeLoading) {
 }
 
 TEST_F(BadLayout, TpNotDividingTheSharedExpertsFailsBeforeLoading) {
-  const auto dir = config_only("tiny-lite", [](nlohmann::json& c) { c["moe_intermediate_size"] = 50; });
+  const auto dir =
+      config_only("tiny-lite", [](nlohmann::json& c) { c["moe_intermediate_size"] = 50; });
   expect_invalid(dir, {parallel::WorldConfig::create(4, 0, 4, 4)},
                  "--tp 4 does not divide the shared experts' width "
                  "n_shared_experts * moe_intermediate_size 50");
@@ -437,12 +442,14 @@ TEST(ShardedBytes, ModelFromEnvironment) {
     for (int ep : tp == 1 ? std::vector<int>{1} : std::vector<int>{1, tp}) {
       std::vector<uint64_t> read(tp);
       run_ranks(tp, ep, [&](const ModelParallel& p) {
-        read[p.world.tp_rank()] = DeepseekV2Model::load(dir, DType::kF32, p)->checkpoint_bytes_read();
+        auto model = DeepseekV2Model::load(dir, DType::kF32, p);
+        read[p.world.tp_rank()] = model->checkpoint_bytes_read();
       });
       for (int r = 0; r < tp; ++r) {
         const ExpectedBytes want = expected_bytes(dir, tp, ep, r);
         EXPECT_EQ(read[r], want.rank) << "tp " << tp << " ep " << ep << " rank " << r;
-        std::printf("tp %d ep %d rank %d: read %llu bytes (replicated %llu + sharded %llu / %d = %llu)\n",
+        std::printf("tp %d ep %d rank %d: read %llu bytes "
+                    "(replicated %llu + sharded %llu / %d = %llu)\n",
                     tp, ep, r, static_cast<unsigned long long>(read[r]),
                     static_cast<unsigned long long>(want.replicated),
                     static_cast<unsigned long long>(want.sharded), tp,
