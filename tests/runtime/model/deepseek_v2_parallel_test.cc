@@ -331,6 +331,62 @@ std::vector<Layout> layouts() {
 INSTANTIATE_TEST_SUITE_P(Layouts, ShardedReference, ::testing::ValuesIn(layouts()),
                          [](const auto& info) { return layout_name(info.param); });
 
+// The launcher's shape: a world of 4 ranks is 2 replicas of tp 2, each TP group split from the
+// world. Ranks 2 and 3 hold the same slices as 0 and 1, and both replicas compute the same bits.
+TEST(ShardedReplicas, TwoReplicasOfTp2SplitFromTheWorldAgree) {
+  const std::string dir = refcases::model_dir("tiny-v2");
+  const auto c = read_json(dir + "/cases.json")["cases"][3];
+  const auto prompt = c["prompt"].get<std::vector<int64_t>>();
+  auto store = std::make_shared<parallel::MemoryStore>();
+  std::vector<Tensor> logits(4);
+  std::vector<uint64_t> read(4);
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 4; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        auto world = parallel::connect_gloo(store, r, 4, {.name = "tp-test-replicas"});
+        const auto layout = parallel::WorldConfig::create(4, r, 2, 2);
+        auto group = world->split(layout.replica(), layout.tp_rank());
+        auto model = DeepseekV2Model::load(dir, DType::kF32, {layout, group.get()});
+        read[r] = model->checkpoint_bytes_read();
+        KvCache cache(model->config(), 16, 16, DType::kF32);
+        logits[r] = Session(*model, cache).feed(prompt);
+        world->barrier();
+      } catch (const std::exception& e) {
+        errors[r] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < 4; ++r) ASSERT_EQ(errors[r], "") << "rank " << r;
+  EXPECT_LE(rel_error(logits[0].data<float>(), c["prefill_logits"].get<std::vector<float>>()),
+            kF32Tolerance);
+  for (int r = 1; r < 4; ++r) EXPECT_TRUE(same_bits(logits[r], logits[0])) << "rank " << r;
+  for (int r = 0; r < 4; ++r)
+    EXPECT_EQ(read[r], expected_bytes(dir, 2, 2, r % 2).rank) << "rank " << r;
+}
+
+// Bad input is rejected on every rank before the first collective, so no rank waits on another,
+// and the group stays usable.
+TEST(ShardedInput, BadTokenFailsOnEveryRankWithoutBreakingTheGroup) {
+  const std::string dir = refcases::model_dir("tiny-lite");
+  run_ranks(2, 2, [&](const ModelParallel& p) {
+    auto model = DeepseekV2Model::load(dir, DType::kF32, p);
+    KvCache cache(model->config(), 4, 16, DType::kF32);
+    std::vector<int32_t> table;
+    cache.reserve(table, 2);
+    const int64_t vocab = model->config().vocab_size;
+    try {
+      model->forward({{{{5, vocab}, 0, &table}}}, cache);
+      ADD_FAILURE() << "rank " << p.world.tp_rank() << ": token " << vocab << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr("vocabulary"));
+    }
+    EXPECT_EQ(model->forward({{{{5, 6}, 0, &table}}}, cache).shape(), (Shape{1, vocab}));
+  });
+}
+
 // A directory holding only config.json: loading must fail on the layout before it looks for
 // weights (there are none, so any read would fail differently).
 class BadLayout : public ::testing::Test {
