@@ -12,10 +12,6 @@
 
 namespace mlaserve {
 
-Tensor mlp_forward(const MlpWeights& w, const Tensor& x, DType act) {
-  return mlp_forward(w, x, act, act);
-}
-
 Tensor mlp_forward(const MlpWeights& w, const Tensor& x, DType act, DType out_dtype) {
   Tensor gate = ops::linear(x, w.gate_proj, act);    // [T, inter]
   Tensor up = ops::linear(x, w.up_proj, act);        // [T, inter]

@@ -8,9 +8,8 @@
 
 namespace mlaserve {
 
-// x: [T, hidden] in `act`. Returns [T, hidden] in `out_dtype` (`act` unless said otherwise):
-// the whole MLP, or with TP-split weights this rank's partial sum of it.
-Tensor mlp_forward(const MlpWeights& w, const Tensor& x, DType act);
+// x: [T, hidden] in `act`. Returns [T, hidden] in `out_dtype`: the whole MLP, or with TP-split
+// weights this rank's partial sum of it (then f32, see partial_dtype).
 Tensor mlp_forward(const MlpWeights& w, const Tensor& x, DType act, DType out_dtype);
 
 // The dense MLP block: x [T, hidden] in ctx.act → [T, hidden] in ctx.act, summed over the TP
