@@ -2,7 +2,7 @@
 // The DeepSeek-V2 causal LM on CPU: embedding, decoder layers (MLA + dense MLP or DeepSeekMoE),
 // final norm, lm_head, over a ragged batch whose sequences continue from their cached context.
 // Optionally one rank of a tensor (+ expert) parallel layout: it then holds and computes only its
-// share (DESIGN.md "Sharding", docs/model-forward.md "Sharded model").
+// share (DESIGN.md "Sharding", docs/parallel.md "Sharded model").
 #include <cstdint>
 #include <filesystem>
 #include <memory>

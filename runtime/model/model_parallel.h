@@ -13,7 +13,8 @@ namespace mlaserve {
 
 struct ModelParallel {
   parallel::WorldConfig world = parallel::WorldConfig::single();
-  // This replica's TP group (size world.tp()); may be null only when tp == 1, and is not used then.
+  // This replica's TP group (size world.tp()); may be null only when tp == 1, and is not used
+  // then. Not owned: it must outlive the model.
   parallel::Communicator* tp_group = nullptr;
 };
 
