@@ -14,15 +14,23 @@
 namespace mlaserve {
 
 std::unique_ptr<DeepseekV2Model> DeepseekV2Model::load(const std::filesystem::path& dir,
-                                                       DType activation_dtype) {
-  return std::make_unique<DeepseekV2Model>(load_model_config(dir), Checkpoint::open(dir),
-                                           activation_dtype);
+                                                       DType activation_dtype,
+                                                       const ModelParallel& parallel) {
+  ModelConfig config = load_model_config(dir);
+  // Before the checkpoint is even opened: a bad layout must not cost a read of the weights.
+  validate_model_parallel(config, parallel);
+  return std::make_unique<DeepseekV2Model>(std::move(config), Checkpoint::open(dir),
+                                           activation_dtype, parallel);
 }
 
-DeepseekV2Model::DeepseekV2Model(ModelConfig config, Checkpoint checkpoint, DType activation_dtype)
-    : config_(std::move(config)),
+DeepseekV2Model::DeepseekV2Model(ModelConfig config, Checkpoint checkpoint, DType activation_dtype,
+                                 const ModelParallel& parallel)
+    // Validated again here (load() did so before opening the checkpoint) for direct callers.
+    : config_((validate_model_parallel(config, parallel), std::move(config))),
+      parallel_(parallel),
+      tp_group_(parallel.world.tp() > 1 ? parallel.tp_group : nullptr),
       checkpoint_(std::move(checkpoint)),
-      weights_(load_weights(checkpoint_, config_)),
+      weights_(load_weights(checkpoint_, config_, parallel_.world)),
       rope_(ops::make_rope_table(config_, config_.max_position_embeddings)),
       softmax_scale_(static_cast<float>(config_.softmax_scale())),
       act_(activation_dtype) {
@@ -67,12 +75,12 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
       positions.data<int64_t>()[batch.token_start[s] + i] = in.sequences[s].start_pos + i;
     }
 
-  const StepContext ctx{c, batch, positions, rope_, act_, softmax_scale_};
+  const StepContext ctx{c, batch, positions, rope_, act_, softmax_scale_, tp_group_};
   if (trace) *trace = ForwardTrace{};
 
   // The residual stream stays f32 in every mode: it accumulates one update per block, and
   // rounding each sum to bf16 compounds into flipped expert choices downstream.
-  Tensor h = ops::embedding(ids, weights_.embed_tokens, DType::kF32);  // [T, hidden]
+  Tensor h = embed(ids);  // [T, hidden]
   const auto norm = [&](const Tensor& w) {
     Tensor x = Tensor::empty(h.shape(), act_);  // [T, hidden]
     ops::rms_norm(h, w, c.rms_norm_eps, x);
@@ -85,8 +93,8 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
     ops::add_(h, mla_forward(ctx, layer.attn, x, cache.layer(l)));          // [T, hidden]
     x = norm(layer.post_attention_layernorm);                                // [T, hidden]
     ops::MoeRouting routing;
-    Tensor ffn = layer.moe ? moe_forward(c, *layer.moe, x, act_, &routing)
-                           : mlp_forward(*layer.mlp, x, act_);               // [T, hidden]
+    Tensor ffn = layer.moe ? moe_forward(ctx, *layer.moe, x, &routing)
+                           : dense_mlp_forward(ctx, *layer.mlp, x);          // [T, hidden]
     ops::add_(h, ffn);
     if (trace) {
       trace->residual.push_back(ops::to_dtype(h, DType::kF32));
@@ -98,7 +106,18 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
   Tensor rows = every_row ? h : ops::gather_rows(h, logit_rows);        // [R, hidden]
   Tensor normed = ops::rms_norm(rows, weights_.norm, c.rms_norm_eps);   // [R, hidden]
   if (trace) trace->final_norm = ops::to_dtype(normed, DType::kF32);
-  return ops::linear(normed, weights_.lm_head, DType::kF32);           // [R, vocab]
+  Tensor logits = ops::linear(normed, weights_.lm_head, DType::kF32);  // [R, vocab rows held]
+  if (!tp_group_) return logits;                                        // [R, vocab]
+  return gather_vocab(*tp_group_, logits, c.vocab_size, parallel_.world);  // [R, vocab]
+}
+
+Tensor DeepseekV2Model::embed(const Tensor& ids) const {
+  if (!tp_group_) return ops::embedding(ids, weights_.embed_tokens, DType::kF32);  // [T, hidden]
+  // Vocabulary-parallel: ids outside this rank's rows give zero rows; the sum completes the
+  // lookup exactly (x + 0 == x), whatever the reduction order.
+  Tensor h = ops::embedding(ids, weights_.embed_tokens, DType::kF32, weights_.vocab.begin,
+                            /*zero_outside_shard=*/true);  // [T, hidden]
+  return sum_partials(tp_group_, std::move(h), DType::kF32);  // [T, hidden]
 }
 
 }  // namespace mlaserve

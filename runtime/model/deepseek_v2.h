@@ -1,6 +1,8 @@
 #pragma once
 // The DeepSeek-V2 causal LM on CPU: embedding, decoder layers (MLA + dense MLP or DeepSeekMoE),
 // final norm, lm_head, over a ragged batch whose sequences continue from their cached context.
+// Optionally one rank of a tensor (+ expert) parallel layout: it then holds and computes only its
+// share (DESIGN.md "Sharding", docs/parallel.md "Sharded model").
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -9,6 +11,7 @@
 #include "runtime/core/tensor.h"
 #include "runtime/model/config.h"
 #include "runtime/model/kv_cache.h"
+#include "runtime/model/model_parallel.h"
 #include "runtime/model/safetensors.h"
 #include "runtime/model/weights.h"
 #include "runtime/ops/moe_route.h"
@@ -37,22 +40,35 @@ struct ForwardTrace {
 
 class DeepseekV2Model {
  public:
-  // config.json + safetensors in `dir`. activation_dtype: kF32 or kBF16.
+  // config.json + safetensors in `dir`. activation_dtype: kF32 or kBF16. `parallel`: this
+  // rank's place in the layout; it is validated against the config before any weight is read
+  // (kInvalidArgument naming the flag and the numbers), then only this rank's slices are read.
   static std::unique_ptr<DeepseekV2Model> load(const std::filesystem::path& dir,
-                                               DType activation_dtype = DType::kF32);
-  DeepseekV2Model(ModelConfig config, Checkpoint checkpoint, DType activation_dtype);
+                                               DType activation_dtype = DType::kF32,
+                                               const ModelParallel& parallel = {});
+  DeepseekV2Model(ModelConfig config, Checkpoint checkpoint, DType activation_dtype,
+                  const ModelParallel& parallel = {});
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   DType activation_dtype() const { return act_; }
+  const ModelParallel& parallel() const { return parallel_; }
+  // Bytes of tensor data this rank viewed or copied from the checkpoint.
+  uint64_t checkpoint_bytes_read() const { return checkpoint_.bytes_read(); }
 
   // Writes the new tokens' latents into `cache` and returns logits [rows, vocab] f32, rows in
   // batch order. Bad input (token id outside the vocabulary, empty sequence, position beyond
   // max_position_embeddings, short block table) throws kInvalidArgument naming the sequence.
+  // With tp > 1 this is a collective: every rank of the TP group calls it with the same inputs
+  // (and a cache holding the same latents) and every rank gets the full logits.
   Tensor forward(const ForwardBatch& batch, KvCache& cache, ForwardTrace* trace = nullptr) const;
 
  private:
+  Tensor embed(const Tensor& ids) const;  // [T] → the residual stream [T, hidden] f32
+
   ModelConfig config_;
+  ModelParallel parallel_;
+  parallel::Communicator* tp_group_;  // parallel_.tp_group when tp > 1, else null
   Checkpoint checkpoint_;  // keeps the mapped weights alive
   ModelWeights weights_;
   ops::RopeTable rope_;

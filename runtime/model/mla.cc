@@ -1,5 +1,6 @@
 #include "runtime/model/mla.h"
 
+#include "runtime/model/model_parallel.h"
 #include "runtime/ops/elementwise.h"
 #include "runtime/ops/linear.h"
 #include "runtime/ops/rms_norm.h"
@@ -9,7 +10,7 @@ namespace mlaserve {
 Tensor mla_forward(const StepContext& ctx, const MlaWeights& w, const Tensor& x,
                    const Tensor& cache) {
   const ModelConfig& c = ctx.config;
-  const int64_t T = x.dim(0), H = c.num_attention_heads, nope = c.qk_nope_head_dim,
+  const int64_t T = x.dim(0), H = w.heads.size(), nope = c.qk_nope_head_dim,
                 rope = c.qk_rope_head_dim, kv_lora = c.kv_lora_rank;
   const double eps = c.rms_norm_eps;
 
@@ -37,7 +38,10 @@ Tensor mla_forward(const StepContext& ctx, const MlaWeights& w, const Tensor& x,
   Tensor o = ops::mla_attention(q_f32, w.w_uk, w.w_uv, cache, ctx.batch,
                                 ctx.softmax_scale);                           // [T, H, v]
   if (ctx.act != DType::kF32) o = ops::to_dtype(o, ctx.act);                  // [T, H, v]
-  return ops::linear(o.view({T, H * c.v_head_dim}), w.o_proj, ctx.act);      // [T, hidden]
+  // With TP, o_proj over the local heads' columns gives this rank's share of the output.
+  Tensor out = ops::linear(o.view({T, H * c.v_head_dim}), w.o_proj,
+                           partial_dtype(ctx.tp_group, ctx.act));             // [T, hidden]
+  return sum_partials(ctx.tp_group, std::move(out), ctx.act);                 // [T, hidden]
 }
 
 }  // namespace mlaserve

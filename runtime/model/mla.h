@@ -8,7 +8,8 @@
 namespace mlaserve {
 
 // x: [T, hidden] (normed input); cache: this layer's [num_blocks, block_size, kv_lora + rope].
-// Returns [T, hidden] in ctx.act.
+// Attends over the heads `w` holds and writes the whole latent (every rank of a TP group caches
+// the same latents). Returns [T, hidden] in ctx.act, summed over the TP group: a collective.
 Tensor mla_forward(const StepContext& ctx, const MlaWeights& w, const Tensor& x,
                    const Tensor& cache);
 

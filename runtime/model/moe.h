@@ -2,19 +2,27 @@
 // The feed-forward blocks: a dense SiLU-gated MLP, and DeepSeekMoE (routed experts + shared).
 #include "runtime/core/tensor.h"
 #include "runtime/model/config.h"
+#include "runtime/model/step_context.h"
 #include "runtime/model/weights.h"
 #include "runtime/ops/moe_route.h"
 
 namespace mlaserve {
 
-// x: [T, hidden] in `act`. Returns [T, hidden] in `act`.
-Tensor mlp_forward(const MlpWeights& w, const Tensor& x, DType act);
+// x: [T, hidden] in `act`. Returns [T, hidden] in `out_dtype`: the whole MLP, or with TP-split
+// weights this rank's partial sum of it (then f32, see partial_dtype).
+Tensor mlp_forward(const MlpWeights& w, const Tensor& x, DType act, DType out_dtype);
 
-// Routes every token to its top-k experts, runs each expert once on the block of tokens routed
-// to it, and adds the weighted outputs per token in expert order (so a token's sum does not
-// depend on which other tokens share the batch), plus the shared experts. `routing`, when
-// given, receives the chosen experts and weights. Returns [T, hidden] in `act`.
-Tensor moe_forward(const ModelConfig& config, const MoeWeights& w, const Tensor& x, DType act,
+// The dense MLP block: x [T, hidden] in ctx.act → [T, hidden] in ctx.act, summed over the TP
+// group (a collective when there is one).
+Tensor dense_mlp_forward(const StepContext& ctx, const MlpWeights& w, const Tensor& x);
+
+// Routes every token to its top-k experts, runs each expert this rank holds once on the block of
+// tokens routed to it, and adds the weighted outputs per token in expert order (so a token's sum
+// does not depend on which other tokens share the batch), plus the shared experts; then one
+// all-reduce over the TP group sums the ranks' routed and shared parts. The router is replicated,
+// so every rank routes identically. `routing`, when given, receives the chosen experts and
+// weights. Returns [T, hidden] in ctx.act.
+Tensor moe_forward(const StepContext& ctx, const MoeWeights& w, const Tensor& x,
                    ops::MoeRouting* routing = nullptr);
 
 }  // namespace mlaserve

@@ -1,10 +1,13 @@
 #pragma once
 // The DeepSeek-V2 weights, one named struct per block of the math (DESIGN.md "Model math"),
-// holding zero-copy views of the checkpoint's tensors in their stored dtype (bf16).
+// holding zero-copy views of the checkpoint's tensors in their stored dtype (bf16). A rank of a
+// tensor-parallel layout holds only its slices (DESIGN.md "Sharding"); the shapes below are then
+// over its local heads (H), MLP width (inter), experts and vocabulary rows.
 #include <cstdint>
 #include <optional>
 #include <vector>
 
+#include "parallel/world.h"
 #include "runtime/core/tensor.h"
 #include "runtime/model/config.h"
 #include "runtime/model/safetensors.h"
@@ -24,7 +27,8 @@ struct MlaWeights {
   // Absorbed-attention views of kv_b_proj (no copies): head h's rows split into W_UK_h, W_UV_h.
   Tensor w_uk;                // [H, nope, kv_lora]
   Tensor w_uv;                // [H, v, kv_lora]
-  Tensor o_proj;              // [hidden, H * v]
+  Tensor o_proj;              // [hidden, H * v]: the local heads' input columns (a copy when split)
+  parallel::IndexRange heads;  // the heads held, H = heads.size(): all of them when tp == 1
 
   bool has_q_lora() const { return q_a_proj.defined(); }
 };
@@ -39,7 +43,10 @@ struct MlpWeights {
 
 struct MoeWeights {
   Tensor gate;                      // [n_routed, hidden] router
-  std::vector<MlpWeights> experts;  // n_routed
+  // Experts first_expert, first_expert + 1, ...: all n_routed (each TP-split when tp > 1) with
+  // ep == 1, or this rank's contiguous block of n_routed / ep whole experts with ep == tp.
+  std::vector<MlpWeights> experts;
+  int64_t first_expert = 0;
   std::optional<MlpWeights> shared; // absent when n_shared_experts == 0
 };
 
@@ -52,14 +59,17 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
-  Tensor embed_tokens;  // [vocab, hidden]
+  Tensor embed_tokens;  // [vocab rows held, hidden]
   std::vector<LayerWeights> layers;
   Tensor norm;          // [hidden]
-  Tensor lm_head;       // [vocab, hidden] (embed_tokens when tie_word_embeddings)
+  Tensor lm_head;       // [vocab rows held, hidden] (embed_tokens when tie_word_embeddings)
+  parallel::IndexRange vocab;  // rows of embed_tokens / lm_head held: all when tp == 1
 };
 
 // Views every tensor the config calls for and checks its shape and dtype; errors name the
-// tensor, the checkpoint and what was expected.
-ModelWeights load_weights(const Checkpoint& checkpoint, const ModelConfig& config);
+// tensor, the checkpoint and what was expected. With a sharded `world` (validated beforehand by
+// validate_model_parallel) only this rank's slices are viewed or copied.
+ModelWeights load_weights(const Checkpoint& checkpoint, const ModelConfig& config,
+                          const parallel::WorldConfig& world = parallel::WorldConfig::single());
 
 }  // namespace mlaserve
