@@ -8,23 +8,38 @@
 
 namespace mlaserve {
 
+namespace {
+
+// The first broadcast of every plan is this many words: the plan's size, then the plan itself
+// when it fits (every decode step of a moderate batch does), so most steps cost one broadcast,
+// not two. Larger plans follow in a second broadcast of exactly their size.
+constexpr int64_t kFirstMessageWords = 512;
+
+}  // namespace
+
 void broadcast_step_plan(parallel::Communicator& control, const StepPlan& plan, int root) {
   const std::vector<int64_t> words = encode_step_plan(plan);
-  Tensor size = Tensor::empty({1}, DType::kI64);
-  size.data<int64_t>()[0] = static_cast<int64_t>(words.size());
-  control.broadcast(size, root);
-  Tensor payload = Tensor::empty({static_cast<int64_t>(words.size())}, DType::kI64);
-  std::memcpy(payload.data<int64_t>(), words.data(), words.size() * sizeof(int64_t));
+  const int64_t n = static_cast<int64_t>(words.size());
+  Tensor first = Tensor::zeros({kFirstMessageWords}, DType::kI64);
+  first.data<int64_t>()[0] = n;
+  const bool inline_plan = n < kFirstMessageWords;
+  if (inline_plan) std::memcpy(first.data<int64_t>() + 1, words.data(), n * sizeof(int64_t));
+  control.broadcast(first, root);
+  if (inline_plan) return;
+  Tensor payload = Tensor::empty({n}, DType::kI64);
+  std::memcpy(payload.data<int64_t>(), words.data(), n * sizeof(int64_t));
   control.broadcast(payload, root);
 }
 
 StepPlan receive_step_plan(parallel::Communicator& control, int root) {
-  Tensor size = Tensor::zeros({1}, DType::kI64);
-  control.broadcast(size, root);
-  const int64_t n = size.data<int64_t>()[0];
+  Tensor first = Tensor::zeros({kFirstMessageWords}, DType::kI64);
+  control.broadcast(first, root);
+  const int64_t n = first.data<int64_t>()[0];
   // 2^28 words (2 GiB) is far beyond any real batch; a bigger size means a corrupt stream.
   MLA_ENSURE(n >= 2 && n <= (int64_t{1} << 28), kDataLoss, "step plan from rank ", root,
              " in group '", control.name(), "': size ", n, " words is not plausible");
+  if (n < kFirstMessageWords)
+    return decode_step_plan({first.data<int64_t>() + 1, static_cast<size_t>(n)});
   Tensor payload = Tensor::empty({n}, DType::kI64);
   control.broadcast(payload, root);
   return decode_step_plan({payload.data<int64_t>(), static_cast<size_t>(n)});

@@ -1,6 +1,7 @@
 #pragma once
-// Step plans over the CPU control communicator: the leader broadcasts each plan (its length as
-// one int64, then the words as an int64 tensor) and runs it; followers receive and mirror it.
+// Step plans over the CPU control communicator: the leader broadcasts each plan (its size in
+// int64 words first, then the words as an int64 tensor; a plan under 511 words rides in the same
+// fixed-size first message) and runs it; followers receive and mirror it.
 // Every wait is a collective on `control`, so it inherits the communicator's timeout: a dead or
 // silent peer becomes an Error, never a hang.
 #include <cstdint>

@@ -83,3 +83,31 @@ TEST(ReplicatedSteps, ForwardBeforeSetupIsRejected) {
 
 }  // namespace
 }  // namespace mlaserve
+
+namespace mlaserve {
+namespace {
+
+TEST(ReplicatedSteps, SmallAndLargePlansBothArrive) {
+  // Small plans ride in the fixed-size first message; large ones take a second broadcast.
+  std::vector<int32_t> table = {0, 1, 2};
+  std::vector<StepPlan> plans;
+  for (int64_t tokens : {1, 500, 511, 512, 3000}) {
+    ForwardBatch batch;
+    batch.sequences.push_back({std::vector<int64_t>(tokens, 7), 4, &table});
+    plans.push_back(StepPlan::forward(batch));
+  }
+  plans.push_back(StepPlan::stop());
+  auto store = std::make_shared<parallel::MemoryStore>();
+  std::vector<StepPlan> received;
+  std::thread follower([&] {
+    auto control = parallel::connect_gloo(store, 1, 2);
+    for (size_t i = 0; i < plans.size(); ++i) received.push_back(receive_step_plan(*control, 0));
+  });
+  auto control = parallel::connect_gloo(store, 0, 2);
+  for (const auto& p : plans) broadcast_step_plan(*control, p, 0);
+  follower.join();
+  EXPECT_EQ(received, plans);
+}
+
+}  // namespace
+}  // namespace mlaserve
