@@ -54,8 +54,9 @@ WorkerSession join_world(const WorkerFlags& f) {
       f.job, std::make_shared<rpc::GrpcStore>(f.store));
   parallel::GlooOptions options;
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
-  s.control = parallel::connect_gloo(store, rank, world_size, options);
-  s.tp_group = std::make_unique<parallel::TimedCommunicator>(*s.control);
+  s.world_group = parallel::connect_gloo(store, rank, world_size, options);
+  s.control = std::make_unique<parallel::TimedCommunicator>(*s.world_group);
+  s.tp_group = std::make_unique<parallel::TimedCommunicator>(*s.world_group);
   std::fprintf(stderr, "joined group 'world' as %s, pid %d\n", s.world.describe().c_str(),
                static_cast<int>(getpid()));
   std::fflush(stderr);

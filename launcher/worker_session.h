@@ -31,9 +31,11 @@ void add_worker_options(CLI::App& cmd, WorkerFlags& flags);
 
 struct WorkerSession {
   parallel::WorldConfig world = parallel::WorldConfig::single();
-  // The CPU control group (step plans) is the world group; the model's TP group is the same
-  // ranks seen through a TimedCommunicator, so the bench can split compute from communication.
-  std::unique_ptr<parallel::Communicator> control;
+  std::unique_ptr<parallel::Communicator> world_group;  // Gloo over TCP, all ranks
+  // The CPU control group (step plans) and the model's TP group are both the world group (one
+  // replica), each seen through its own TimedCommunicator so the bench can tell the step plan
+  // broadcast, the model's collectives and compute apart.
+  std::unique_ptr<parallel::TimedCommunicator> control;
   std::unique_ptr<parallel::TimedCommunicator> tp_group;
 };
 

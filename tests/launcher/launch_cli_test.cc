@@ -89,6 +89,19 @@ TEST(LaunchCli, StderrIsPrefixedByRank) {
   EXPECT_THAT(r.output, HasSubstr("[rank 1] follower done after 2 forward steps"));
 }
 
+TEST(LaunchCli, BenchDecodeReportsCommunicationPerRank) {
+  const auto r = run_cli({"bench", "decode", "--model", data("tiny-v2"), "--batch", "2",
+                          "--prompt-len", "4", "--new-tokens", "3", "--prefill-len", "8", "--tp",
+                          "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("decode batch   2:"));
+  // The leader on stdout, the follower on its prefixed stderr; theory as in
+  // decode_step_report_test (tiny-v2, batch 2, tp 2).
+  EXPECT_THAT(r.output, HasSubstr("\nrank 0 decode batch   2:"));
+  EXPECT_THAT(r.output, HasSubstr("[rank 1] rank 1 decode batch   2:"));
+  EXPECT_THAT(r.output, HasSubstr("(theory 8.7 KB: 7 all-reduces 7.2 KB + logits all-gather 1.5 KB)"));
+}
+
 TEST(LaunchCli, BadLayoutOrPromptsExitWith2BeforeSpawning) {
   // tiny-lite has 4 heads and 8 routed experts.
   const auto heads = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,2",
