@@ -276,7 +276,28 @@ TEST(LaunchCli, ARankThatNeverArrivesIsNamedWithinTheTimeout) {
   EXPECT_LT(elapsed, 10s);
 }
 
-TEST(LaunchCli, WorkerTakesItsRankFromSlurmOrOpenMpi) {
+TEST(LaunchCli, WorkersPlacedBySlurmOrMpirunFindTheirRanksInTheEnvironment) {
+  // As srun / mpirun would start them: no --rank, the scheduler's variables instead (rank 0 as a
+  // Slurm task, rank 1 as an Open MPI one), meeting through a store this test hosts.
+  auto server = rpc::start_store_server("127.0.0.1", 0);
+  const std::string job = " --tp 2 --store " + server->address() + " --job envtest generate --model " +
+                          data("tiny-lite") + " --prompt-ids 5,6,7 --max-new-tokens 6 --json";
+  const std::string bin = std::string("'") + MLASERVE_BINARY + "'";
+  const std::string command = "OMPI_COMM_WORLD_RANK=1 OMPI_COMM_WORLD_SIZE=2 " + bin + " worker" +
+                              job + " 2>/dev/null & SLURM_PROCID=0 SLURM_NTASKS=2 " + bin +
+                              " worker" + job + " 2>/dev/null; wait";
+  testing::CliResult r;
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
+  ::pclose(pipe);
+  const auto single = run_stdout("generate --model " + data("tiny-lite") +
+                                 " --prompt-ids 5,6,7 --max-new-tokens 6 --json");
+  ASSERT_THAT(single.output, HasSubstr("\"tokens\""));
+  EXPECT_EQ(r.output, single.output);
+}
+
+TEST(LaunchCli, AWorkerWithoutRankOrSchedulerVariablesSaysWhatItLacks) {
   // Without --rank and without scheduler variables the worker says what it lacks.
   const auto r = run_cli({"worker", "--store", "127.0.0.1:1", "generate", "--model",
                           data("tiny-lite"), "--prompt-ids", "1"});
