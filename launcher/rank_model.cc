@@ -18,6 +18,8 @@ std::unique_ptr<DeepseekV2Model> load_model_for_rank(const std::filesystem::path
   // loads only its heads / experts / vocabulary rows and forward() runs its collectives on
   // tp_group. Until then every rank loads the full weights and computes the whole forward
   // (tp = 1 semantics): the step plan keeps the ranks in lockstep and the tokens are the same.
+  // After the merge, also log model->checkpoint_bytes_read() per rank to stderr: it shows that
+  // each rank read only its own slices.
   (void)tp_group;
   return DeepseekV2Model::load(model_dir, activation_dtype);
 }
