@@ -170,7 +170,8 @@ JobOutcome run_supervised(const std::vector<WorkerProcess>& workers,
   try {
     for (size_t r = 0; r < workers.size(); ++r) {
       children.push_back(spawn(static_cast<int>(r), workers[r]));
-      std::fprintf(stderr, "[launcher] rank %zu pid %d\n", r, static_cast<int>(children.back().pid));
+      std::fprintf(stderr, "[launcher] rank %zu pid %d\n", r,
+                   static_cast<int>(children.back().pid));
     }
   } catch (const Error&) {
     signal_running(children, SIGKILL);
@@ -203,9 +204,11 @@ JobOutcome run_supervised(const std::vector<WorkerProcess>& workers,
   }
   // Whatever is still in the pipes (a dying rank's last words) comes out before our verdict.
   const auto drain_until = Clock::now() + std::chrono::milliseconds(500);
-  while (Clock::now() < drain_until &&
-         std::any_of(children.begin(), children.end(), [](const Child& c) { return c.stderr_fd >= 0; }))
-    pump(children, std::chrono::milliseconds(20));
+  auto pipes_open = [&] {
+    return std::any_of(children.begin(), children.end(),
+                       [](const Child& c) { return c.stderr_fd >= 0; });
+  };
+  while (Clock::now() < drain_until && pipes_open()) pump(children, std::chrono::milliseconds(20));
   for (Child& c : children)
     if (c.stderr_fd >= 0) {
       emit_lines(c, true);

@@ -237,7 +237,8 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
   auto parallel = std::make_shared<ParallelFlags>();
   CLI::App* bench = app.add_subcommand("bench", "Measure CPU throughput");
   bench->require_subcommand(1);
-  CLI::App* cmd = bench->add_subcommand("decode", "Decode / prefill throughput of the forward pass");
+  CLI::App* cmd =
+      bench->add_subcommand("decode", "Decode / prefill throughput of the forward pass");
   add_bench_decode_options(*cmd, *flags);
   cmd->add_option("--tp", parallel->tp,
                   "Tensor-parallel ranks: > 1 runs that many worker processes and reports "

@@ -1,5 +1,6 @@
-// `mlaserve worker [rank flags] generate [generate flags]` (or `bench decode [bench flags]`): one rank of a TP job. Started by the
-// launcher (generate --tp T) or by a cluster scheduler (srun / mpirun: rank from the env).
+// `mlaserve worker [rank flags] generate [generate flags]` (or `bench decode [bench flags]`): one
+// rank of a TP job. Started by the launcher (generate --tp T, bench decode --tp T) or by a
+// cluster scheduler (srun / mpirun: rank from the env).
 // Rank 0 runs the job and prints exactly what single-process generate prints; the other ranks
 // follow its step plans and print nothing on stdout.
 #include <cstdio>
@@ -7,8 +8,8 @@
 #include "CLI/CLI.hpp"
 #include "launcher/commands/bench_job.h"
 #include "launcher/commands/commands.h"
-#include "launcher/decode_step_report.h"
 #include "launcher/commands/generate_job.h"
+#include "launcher/decode_step_report.h"
 #include "launcher/rank_model.h"
 #include "launcher/worker_session.h"
 #include "runtime/core/error.h"

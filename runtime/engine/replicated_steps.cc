@@ -46,9 +46,8 @@ StepPlan receive_step_plan(parallel::Communicator& control, int root) {
 }
 
 void LeaderStepExecutor::setup_cache(const KvCache& cache) {
-  broadcast_step_plan(control_,
-                      StepPlan::setup_cache({cache.num_blocks(), cache.block_size(), cache.dtype()}),
-                      control_.rank());
+  const CacheGeometry geometry{cache.num_blocks(), cache.block_size(), cache.dtype()};
+  broadcast_step_plan(control_, StepPlan::setup_cache(geometry), control_.rank());
 }
 
 Tensor LeaderStepExecutor::forward(const ForwardBatch& batch, KvCache& cache) {

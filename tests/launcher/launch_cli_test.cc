@@ -99,7 +99,8 @@ TEST(LaunchCli, BenchDecodeReportsCommunicationPerRank) {
   // decode_step_report_test (tiny-v2, batch 2, tp 2).
   EXPECT_THAT(r.output, HasSubstr("\nrank 0 decode batch   2:"));
   EXPECT_THAT(r.output, HasSubstr("[rank 1] rank 1 decode batch   2:"));
-  EXPECT_THAT(r.output, HasSubstr("(theory 8.7 KB: 7 all-reduces 7.2 KB + logits all-gather 1.5 KB)"));
+  EXPECT_THAT(r.output,
+              HasSubstr("(theory 8.7 KB: 7 all-reduces 7.2 KB + logits all-gather 1.5 KB)"));
 }
 
 TEST(LaunchCli, BadLayoutOrPromptsExitWith2BeforeSpawning) {
@@ -188,7 +189,8 @@ class RunningLauncher {
 
  private:
   bool read_some(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -280,8 +282,9 @@ TEST(LaunchCli, WorkersPlacedBySlurmOrMpirunFindTheirRanksInTheEnvironment) {
   // As srun / mpirun would start them: no --rank, the scheduler's variables instead (rank 0 as a
   // Slurm task, rank 1 as an Open MPI one), meeting through a store this test hosts.
   auto server = rpc::start_store_server("127.0.0.1", 0);
-  const std::string job = " --tp 2 --store " + server->address() + " --job envtest generate --model " +
-                          data("tiny-lite") + " --prompt-ids 5,6,7 --max-new-tokens 6 --json";
+  const std::string job = " --tp 2 --store " + server->address() +
+                          " --job envtest generate --model " + data("tiny-lite") +
+                          " --prompt-ids 5,6,7 --max-new-tokens 6 --json";
   const std::string bin = std::string("'") + MLASERVE_BINARY + "'";
   const std::string command = "OMPI_COMM_WORLD_RANK=1 OMPI_COMM_WORLD_SIZE=2 " + bin + " worker" +
                               job + " 2>/dev/null & SLURM_PROCID=0 SLURM_NTASKS=2 " + bin +
