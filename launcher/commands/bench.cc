@@ -11,7 +11,10 @@
 
 #include "CLI/CLI.hpp"
 #include "kernels/cpu/gemm.h"
+#include "launcher/commands/bench_job.h"
 #include "launcher/commands/commands.h"
+#include "launcher/decode_step_report.h"
+#include "launcher/local_launch.h"
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/model/deepseek_v2.h"
@@ -25,15 +28,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
-
-struct BenchFlags {
-  std::string model;
-  std::string batch = "1,8,32";
-  int64_t prompt_len = 128;
-  int64_t new_tokens = 64;
-  int64_t prefill_len = 512;
-  std::string dtype = "float32";
-};
 
 // Read bandwidth: sums a 256 MiB buffer (far beyond any cache) split over the pool. Best of 5.
 double memory_bandwidth_gbs() {
@@ -79,10 +73,18 @@ std::vector<int64_t> random_tokens(std::mt19937& rng, int64_t n, int64_t vocab) 
   return ids;
 }
 
-int run_bench_decode(const BenchFlags& f) {
+}  // namespace
+
+DType bench_dtype(const BenchFlags& f) {
   const DType dtype = parse_dtype(f.dtype);
   MLA_ENSURE(dtype == DType::kF32 || dtype == DType::kBF16, kInvalidArgument,
              "--dtype must be float32 or bfloat16, got ", f.dtype);
+  MLA_ENSURE(f.prompt_len >= 1 && f.new_tokens >= 1 && f.prefill_len >= 1, kInvalidArgument,
+             "--prompt-len, --new-tokens and --prefill-len must be >= 1");
+  return dtype;
+}
+
+std::vector<int64_t> bench_batches(const BenchFlags& f) {
   std::vector<int64_t> batches;
   for (size_t start = 0; start <= f.batch.size();) {
     const size_t comma = std::min(f.batch.find(',', start), f.batch.size());
@@ -96,25 +98,41 @@ int run_bench_decode(const BenchFlags& f) {
     batches.push_back(b);
     start = comma + 1;
   }
-  MLA_ENSURE(f.prompt_len >= 1 && f.new_tokens >= 1 && f.prefill_len >= 1, kInvalidArgument,
-             "--prompt-len, --new-tokens and --prefill-len must be >= 1");
+  return batches;
+}
 
-  auto model = DeepseekV2Model::load(f.model, dtype);
-  const ModelConfig& c = model->config();
+std::vector<std::string> bench_decode_job_args(const BenchFlags& f) {
+  return {"--model", f.model, "--batch", f.batch, "--prompt-len", std::to_string(f.prompt_len),
+          "--new-tokens", std::to_string(f.new_tokens), "--prefill-len",
+          std::to_string(f.prefill_len), "--dtype", f.dtype};
+}
+
+int run_bench_decode_job(const BenchFlags& f, const DeepseekV2Model& model,
+                         StepExecutor& executor, const BenchGroups& groups) {
+  const DType dtype = bench_dtype(f);
+  const std::vector<int64_t> batches = bench_batches(f);
+  const ModelConfig& c = model.config();
   MLA_ENSURE(f.prompt_len + f.new_tokens <= c.max_position_embeddings &&
                  f.prefill_len <= c.max_position_embeddings,
              kInvalidArgument, "prompt + new tokens exceed max_position_embeddings = ",
              c.max_position_embeddings);
-  std::printf("threads %d, activations/cache %s\n", ThreadPool::global().num_threads(),
-              std::string(dtype_name(dtype)).c_str());
-  const double mem_gbs = memory_bandwidth_gbs();
-  const double gflops = sgemm_gflops();
-  std::printf("probe: memory read bandwidth %.1f GB/s, sgemm 1024^3 %.1f GFLOP/s\n", mem_gbs,
-              gflops);
+  std::printf("threads %d, activations/cache %s, tp %d\n", ThreadPool::global().num_threads(),
+              std::string(dtype_name(dtype)).c_str(), groups.tp);
+  const bool probes = groups.tp_group == nullptr;
+  const double mem_gbs = probes ? memory_bandwidth_gbs() : 0;
+  const double gflops = probes ? sgemm_gflops() : 0;
+  if (probes)
+    std::printf("probe: memory read bandwidth %.1f GB/s, sgemm 1024^3 %.1f GFLOP/s\n", mem_gbs,
+                gflops);
+  DecodeStepReport report;
+  auto snapshot = [](const parallel::TimedCommunicator* g) {
+    return g ? g->stats() : parallel::CommunicationStats{};
+  };
 
   std::mt19937 rng(1234);
   for (int64_t b : batches) {
     KvCache cache(c, b * ((f.prompt_len + f.new_tokens + 63) / 64), 64, dtype);
+    executor.setup_cache(cache);
     std::vector<std::vector<int32_t>> tables(b);
     std::vector<std::vector<int64_t>> feed(b);
     ForwardBatch prefill;
@@ -123,7 +141,7 @@ int run_bench_decode(const BenchFlags& f) {
       cache.reserve(tables[i], f.prompt_len + f.new_tokens);
       prefill.sequences.push_back({feed[i], 0, &tables[i]});
     }
-    Tensor logits = model->forward(prefill, cache);
+    Tensor logits = executor.forward(prefill, cache);
     double total = 0;
     // Counted by the ops themselves: only what the steps actually computed and read.
     ops::WorkCount work;
@@ -134,53 +152,105 @@ int run_bench_decode(const BenchFlags& f) {
         feed[i] = {std::max_element(row, row + c.vocab_size) - row};
         batch.sequences.push_back({feed[i], f.prompt_len + step, &tables[i]});
       }
+      const auto tp_before = snapshot(groups.tp_group);
+      const auto control_before = snapshot(groups.control);
       const auto t0 = Clock::now();
       {
         ops::CountWork counting(work);
-        logits = model->forward(batch, cache);
+        logits = executor.forward(batch, cache);
       }
-      total += seconds_since(t0);
+      const double step_seconds = seconds_since(t0);
+      total += step_seconds;
+      report.record(b, step_seconds, snapshot(groups.tp_group) - tp_before,
+                    snapshot(groups.control) - control_before);
     }
     const double ms_step = 1e3 * total / f.new_tokens;
     const double bytes = work.weight_bytes, flops = work.flops;
     const double gbs = bytes / total / 1e9, achieved = flops / total / 1e9;
-    std::printf("decode batch %3lld: %8.1f tokens/s, %8.2f ms/step, weights %.1f MB/step, "
-                "effective bandwidth %.1f GB/s (%.0f%% of probe), %.1f GFLOP/s (%.0f%% of "
-                "sgemm probe)\n",
-                static_cast<long long>(b), b * f.new_tokens / total, ms_step,
-                bytes / f.new_tokens / 1e6, gbs, 100 * gbs / mem_gbs, achieved,
-                100 * achieved / gflops);
+    if (probes)
+      std::printf("decode batch %3lld: %8.1f tokens/s, %8.2f ms/step, weights %.1f MB/step, "
+                  "effective bandwidth %.1f GB/s (%.0f%% of probe), %.1f GFLOP/s (%.0f%% of "
+                  "sgemm probe)\n",
+                  static_cast<long long>(b), b * f.new_tokens / total, ms_step,
+                  bytes / f.new_tokens / 1e6, gbs, 100 * gbs / mem_gbs, achieved,
+                  100 * achieved / gflops);
+    else
+      std::printf("decode batch %3lld: %8.1f tokens/s, %8.2f ms/step, weights %.1f MB/step "
+                  "on rank 0, %.1f GB/s, %.1f GFLOP/s\n",
+                  static_cast<long long>(b), b * f.new_tokens / total, ms_step,
+                  bytes / f.new_tokens / 1e6, gbs, achieved);
   }
 
+  if (!probes) report.print(stdout, c, groups.rank, groups.tp);
   KvCache cache(c, (f.prefill_len + 63) / 64, 64, dtype);
+  executor.setup_cache(cache);
   std::vector<int32_t> table;
   cache.reserve(table, f.prefill_len);
   ForwardBatch prefill;
   prefill.sequences.push_back({random_tokens(rng, f.prefill_len, c.vocab_size), 0, &table});
   const auto t0 = Clock::now();
-  model->forward(prefill, cache);
+  executor.forward(prefill, cache);
   const double secs = seconds_since(t0);
   std::printf("prefill %lld tokens: %.1f tokens/s (%.1f ms)\n",
               static_cast<long long>(f.prefill_len), f.prefill_len / secs, 1e3 * secs);
   return 0;
 }
 
+namespace {
+
+struct ParallelFlags {
+  int tp = 1;
+  int ep = 1;
+  double timeout_s = 10;
+};
+
+int run_bench_decode(const BenchFlags& f, const ParallelFlags& p) {
+  bench_dtype(f);
+  bench_batches(f);
+  if (p.tp == 1 && p.ep == 1) {
+    auto model = DeepseekV2Model::load(f.model, bench_dtype(f));
+    LocalStepExecutor local(*model);
+    return run_bench_decode_job(f, *model, local, {});
+  }
+  LocalLaunch launch{p.tp, p.ep, p.timeout_s, {"bench", "decode"}};
+  const std::vector<std::string> args = bench_decode_job_args(f);
+  launch.job_args.insert(launch.job_args.end(), args.begin(), args.end());
+  return launch_local_workers(f.model, launch);
+}
+
 }  // namespace
+
+void add_bench_decode_options(CLI::App& app, BenchFlags& f) {
+  CLI::App* cmd = &app;
+  cmd->add_option("--model", f.model, "Checkpoint directory")->required();
+  cmd->add_option("--batch", f.batch, "Comma-separated batch sizes")->capture_default_str();
+  cmd->add_option("--prompt-len", f.prompt_len, "Prompt tokens per sequence before decoding")
+      ->capture_default_str();
+  cmd->add_option("--new-tokens", f.new_tokens, "Decode steps timed")->capture_default_str();
+  cmd->add_option("--prefill-len", f.prefill_len, "Tokens of the timed single prefill")
+      ->capture_default_str();
+  cmd->add_option("--dtype", f.dtype, "float32 or bfloat16")->capture_default_str();
+}
 
 void add_bench_command(CLI::App& app, std::function<int()>& action) {
   auto flags = std::make_shared<BenchFlags>();
+  auto parallel = std::make_shared<ParallelFlags>();
   CLI::App* bench = app.add_subcommand("bench", "Measure CPU throughput");
   bench->require_subcommand(1);
-  CLI::App* cmd = bench->add_subcommand("decode", "Decode / prefill throughput of the forward pass");
-  cmd->add_option("--model", flags->model, "Checkpoint directory")->required();
-  cmd->add_option("--batch", flags->batch, "Comma-separated batch sizes")->capture_default_str();
-  cmd->add_option("--prompt-len", flags->prompt_len, "Prompt tokens per sequence before decoding")
+  CLI::App* cmd =
+      bench->add_subcommand("decode", "Decode / prefill throughput of the forward pass");
+  add_bench_decode_options(*cmd, *flags);
+  cmd->add_option("--tp", parallel->tp,
+                  "Tensor-parallel ranks: > 1 runs that many worker processes and reports "
+                  "compute / communication time and bytes per rank")
       ->capture_default_str();
-  cmd->add_option("--new-tokens", flags->new_tokens, "Decode steps timed")->capture_default_str();
-  cmd->add_option("--prefill-len", flags->prefill_len, "Tokens of the timed single prefill")
+  cmd->add_option("--ep", parallel->ep, "Expert-parallel size: 1 or --tp")->capture_default_str();
+  cmd->add_option("--timeout", parallel->timeout_s,
+                  "With --tp: seconds for the workers' rendezvous and every collective")
       ->capture_default_str();
-  cmd->add_option("--dtype", flags->dtype, "float32 or bfloat16")->capture_default_str();
-  cmd->callback([flags, &action] { action = [flags] { return run_bench_decode(*flags); }; });
+  cmd->callback([flags, parallel, &action] {
+    action = [flags, parallel] { return run_bench_decode(*flags, *parallel); };
+  });
 }
 
 }  // namespace mlaserve

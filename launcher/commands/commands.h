@@ -14,5 +14,6 @@ void add_inspect_command(CLI::App& app, std::function<int()>& action);
 
 void add_generate_command(CLI::App& app, std::function<int()>& action);  // generate.cc
 void add_bench_command(CLI::App& app, std::function<int()>& action);     // bench.cc
+void add_worker_command(CLI::App& app, std::function<int()>& action);    // worker.cc
 
 }  // namespace mlaserve

@@ -1,191 +1,56 @@
 // `mlaserve generate`: offline generation on CPU for one prompt or a file of prompts (run
 // together as one ragged batch), greedy or sampled, with optional logits dumps and logprobs.
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
+// With --tp T > 1 (or --ep > 1) this process becomes the launcher: it checks the layout and the
+// prompts, then runs T workers (launcher/local_launch.h) and forwards rank 0's output.
 #include "CLI/CLI.hpp"
 #include "launcher/commands/commands.h"
+#include "launcher/commands/generate_job.h"
+#include "launcher/local_launch.h"
 #include "runtime/core/error.h"
-#include "runtime/engine/generator.h"
+#include "runtime/engine/step_executor.h"
 #include "runtime/model/deepseek_v2.h"
 
 namespace mlaserve {
 namespace {
 
-struct GenerateFlags {
-  std::string model;
-  std::string prompt_ids;
-  std::string prompts_file;
-  int64_t max_new_tokens = 16;
-  double temperature = 0.0;
-  int64_t top_k = 0;
-  double top_p = 1.0;
-  uint64_t seed = 0;
-  bool ignore_eos = false;
-  int64_t top_logprobs = 0;
-  std::string dump_logits;
-  bool json = false;
-  std::string dtype = "float32";
+struct ParallelFlags {
+  int tp = 1;
+  int ep = 1;
+  double timeout_s = 10;
 };
 
-std::vector<int64_t> parse_id_list(const std::string& text) {
-  std::vector<int64_t> ids;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
-    size_t used = 0;
-    int64_t id = 0;
-    try {
-      id = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = std::string::npos;
-    }
-    MLA_ENSURE(used == item.size() && !item.empty(), kInvalidArgument,
-               "--prompt-ids: '", item, "' is not an integer token id (expected e.g. 5,6,7)");
-    ids.push_back(id);
-    start = comma + 1;
+int run_generate(const GenerateFlags& f, const ParallelFlags& p) {
+  // Bad input is reported before any model is loaded or any process is spawned.
+  const DType dtype = generate_job_dtype(f);
+  generate_job_requests(f);
+  if (p.tp == 1 && p.ep == 1) {
+    auto model = DeepseekV2Model::load(f.model, dtype);
+    LocalStepExecutor local(*model);
+    return run_generate_job(f, *model, local);
   }
-  return ids;
-}
-
-std::vector<std::vector<int64_t>> read_prompts_file(const std::string& path) {
-  std::ifstream in(path);
-  MLA_ENSURE(in.good(), kNotFound, "--prompts-file: cannot open ", path);
-  std::vector<std::vector<int64_t>> prompts;
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(number);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      fail(ErrorCode::kInvalidArgument, where, ": not valid JSON (", e.what(), ")");
-    }
-    MLA_ENSURE(j.is_object() && j.contains("prompt_ids") && j["prompt_ids"].is_array(),
-               kInvalidArgument, where, ": expected an object with a \"prompt_ids\" array");
-    std::vector<int64_t> ids;
-    for (const auto& v : j["prompt_ids"]) {
-      MLA_ENSURE(v.is_number_integer(), kInvalidArgument, where,
-                 ": prompt_ids must hold integers, found ", v.dump());
-      ids.push_back(v.get<int64_t>());
-    }
-    MLA_ENSURE(!ids.empty(), kInvalidArgument, where, ": prompt_ids is empty");
-    prompts.push_back(std::move(ids));
-  }
-  MLA_ENSURE(!prompts.empty(), kInvalidArgument, "--prompts-file ", path, " holds no prompts");
-  return prompts;
-}
-
-// A float32 [rows, cols] .npy file (format 1.0).
-void write_npy(const std::filesystem::path& path, const std::vector<std::vector<float>>& rows,
-               int64_t cols) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                       std::to_string(rows.size()) + ", " + std::to_string(cols) + "), }";
-  const size_t unpadded = 10 + header.size() + 1;  // magic + version + length, header, '\n'
-  header.append((64 - unpadded % 64) % 64, ' ');
-  header.push_back('\n');
-  std::ofstream out(path, std::ios::binary);
-  MLA_ENSURE(out.good(), kInvalidArgument, "--dump-logits: cannot write ", path.string());
-  const uint16_t len = static_cast<uint16_t>(header.size());
-  out.write("\x93NUMPY\x01\x00", 8);
-  out.put(static_cast<char>(len & 0xff));
-  out.put(static_cast<char>(len >> 8));
-  out << header;
-  for (const auto& row : rows)
-    out.write(reinterpret_cast<const char*>(row.data()),
-              static_cast<std::streamsize>(row.size() * sizeof(float)));
-  MLA_ENSURE(out.good(), kInvalidArgument, "--dump-logits: failed writing ", path.string());
-}
-
-int run_generate(const GenerateFlags& f) {
-  const DType dtype = parse_dtype(f.dtype);
-  MLA_ENSURE(dtype == DType::kF32 || dtype == DType::kBF16, kInvalidArgument,
-             "--dtype must be float32 or bfloat16, got ", f.dtype);
-  MLA_ENSURE(f.prompt_ids.empty() != f.prompts_file.empty(), kInvalidArgument,
-             "give exactly one of --prompt-ids and --prompts-file");
-  std::vector<std::vector<int64_t>> prompts =
-      f.prompts_file.empty() ? std::vector<std::vector<int64_t>>{parse_id_list(f.prompt_ids)}
-                             : read_prompts_file(f.prompts_file);
-
-  auto model = DeepseekV2Model::load(f.model, dtype);
-  std::vector<GenerationRequest> requests;
-  for (auto& p : prompts) {
-    GenerationRequest r;
-    r.prompt = std::move(p);
-    r.max_new_tokens = f.max_new_tokens;
-    r.sampling = {f.temperature, f.top_k, f.top_p, f.seed};
-    r.ignore_eos = f.ignore_eos;
-    r.top_logprobs = f.top_logprobs;
-    r.keep_logits = !f.dump_logits.empty();
-    requests.push_back(std::move(r));
-  }
-  const std::vector<GenerationResult> results = generate(*model, requests, dtype);
-
-  if (!f.dump_logits.empty()) {
-    std::filesystem::create_directories(f.dump_logits);
-    for (size_t i = 0; i < results.size(); ++i)
-      write_npy(std::filesystem::path(f.dump_logits) / (std::to_string(i) + ".npy"),
-                results[i].logits, model->config().vocab_size);
-  }
-  for (size_t i = 0; i < results.size(); ++i) {
-    const GenerationResult& r = results[i];
-    if (f.json) {
-      nlohmann::json line = {{"index", i},
-                             {"prompt_ids", requests[i].prompt},
-                             {"tokens", r.tokens},
-                             {"finish_reason", r.finish_reason}};
-      nlohmann::json logprobs = nlohmann::json::array();
-      for (const auto& step : r.top_logprobs) {
-        nlohmann::json entries = nlohmann::json::array();
-        for (const auto& [id, lp] : step) entries.push_back({id, lp});
-        logprobs.push_back(entries);
-      }
-      line["top_logprobs"] = logprobs;
-      std::printf("%s\n", line.dump().c_str());
-    } else {
-      std::string tokens;
-      for (int64_t t : r.tokens) tokens += (tokens.empty() ? "" : ",") + std::to_string(t);
-      std::printf("[%zu] %s (%s)\n", i, tokens.c_str(), r.finish_reason.c_str());
-    }
-  }
-  return 0;
+  LocalLaunch launch{p.tp, p.ep, p.timeout_s, {"generate"}};
+  const std::vector<std::string> args = generate_job_args(f);
+  launch.job_args.insert(launch.job_args.end(), args.begin(), args.end());
+  return launch_local_workers(f.model, launch);
 }
 
 }  // namespace
 
 void add_generate_command(CLI::App& app, std::function<int()>& action) {
   auto flags = std::make_shared<GenerateFlags>();
+  auto parallel = std::make_shared<ParallelFlags>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate tokens on CPU for prompts of token ids");
-  cmd->add_option("--model", flags->model, "Checkpoint directory (config.json + safetensors)")
-      ->required();
-  auto* ids = cmd->add_option("--prompt-ids", flags->prompt_ids, "Comma-separated token ids");
-  auto* file = cmd->add_option("--prompts-file", flags->prompts_file,
-                               "JSONL, one {\"prompt_ids\": [...]} per line; run as one batch");
-  ids->excludes(file);
-  cmd->add_option("--max-new-tokens", flags->max_new_tokens, "Tokens to generate per prompt")
+  add_generate_job_options(*cmd, *flags);
+  cmd->add_option("--tp", parallel->tp,
+                  "Tensor-parallel ranks: > 1 runs that many worker processes")
       ->capture_default_str();
-  cmd->add_option("--temperature", flags->temperature, "0 = greedy")->capture_default_str();
-  cmd->add_option("--top-k", flags->top_k, "0 = no limit")->capture_default_str();
-  cmd->add_option("--top-p", flags->top_p, "Nucleus sampling mass")->capture_default_str();
-  cmd->add_option("--seed", flags->seed, "Sampling seed (per request: seed, index)")
+  cmd->add_option("--ep", parallel->ep, "Expert-parallel size: 1 or --tp")->capture_default_str();
+  cmd->add_option("--timeout", parallel->timeout_s,
+                  "With --tp: seconds for the workers' rendezvous and every collective")
       ->capture_default_str();
-  cmd->add_flag("--ignore-eos", flags->ignore_eos, "Do not stop at the eos token");
-  cmd->add_option("--top-logprobs", flags->top_logprobs, "Report the K most likely tokens per step")
-      ->capture_default_str();
-  cmd->add_option("--dump-logits", flags->dump_logits,
-                  "Write DIR/<index>.npy: float32 [steps, vocab] logits that chose each token");
-  cmd->add_flag("--json", flags->json, "One JSON line per prompt");
-  cmd->add_option("--dtype", flags->dtype, "Activations and KV cache: float32 or bfloat16")
-      ->capture_default_str();
-  cmd->callback([flags, &action] { action = [flags] { return run_generate(*flags); }; });
+  cmd->callback([flags, parallel, &action] {
+    action = [flags, parallel] { return run_generate(*flags, *parallel); };
+  });
 }
 
 }  // namespace mlaserve

@@ -32,6 +32,13 @@ void validate(const ModelConfig& c, const GenerationRequest& r, size_t index) {
 std::vector<GenerationResult> generate(const DeepseekV2Model& model,
                                        const std::vector<GenerationRequest>& requests,
                                        DType cache_dtype) {
+  LocalStepExecutor local(model);
+  return generate(model, requests, cache_dtype, local);
+}
+
+std::vector<GenerationResult> generate(const DeepseekV2Model& model,
+                                       const std::vector<GenerationRequest>& requests,
+                                       DType cache_dtype, StepExecutor& executor) {
   const ModelConfig& c = model.config();
   MLA_ENSURE(!requests.empty(), kInvalidArgument, "generate: no requests");
   for (size_t i = 0; i < requests.size(); ++i) validate(c, requests[i], i);
@@ -41,6 +48,7 @@ std::vector<GenerationResult> generate(const DeepseekV2Model& model,
   for (const auto& r : requests)
     blocks += (static_cast<int64_t>(r.prompt.size()) + r.max_new_tokens + block_size - 1) / block_size;
   KvCache cache(c, blocks, block_size, cache_dtype);
+  executor.setup_cache(cache);
 
   const size_t n = requests.size();
   std::vector<GenerationResult> results(n);
@@ -62,7 +70,7 @@ std::vector<GenerationResult> generate(const DeepseekV2Model& model,
       active.push_back(i);
     }
     if (active.empty()) break;
-    Tensor logits = model.forward(batch, cache);  // [active, vocab]
+    Tensor logits = executor.forward(batch, cache);  // [active, vocab]
     for (size_t a = 0; a < active.size(); ++a) {
       const size_t i = active[a];
       const GenerationRequest& r = requests[i];

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/engine/sampler.h"
+#include "runtime/engine/step_executor.h"
 #include "runtime/model/deepseek_v2.h"
 
 namespace mlaserve {
@@ -34,5 +35,10 @@ struct GenerationResult {
 std::vector<GenerationResult> generate(const DeepseekV2Model& model,
                                        const std::vector<GenerationRequest>& requests,
                                        DType cache_dtype);
+// The same, running every forward pass through `executor` (a TP leader's broadcasts the step
+// plan first). Requests are validated before the executor sees anything.
+std::vector<GenerationResult> generate(const DeepseekV2Model& model,
+                                       const std::vector<GenerationRequest>& requests,
+                                       DType cache_dtype, StepExecutor& executor);
 
 }  // namespace mlaserve

@@ -1,0 +1,46 @@
+#pragma once
+// What every worker does before its job: find its rank (flags, else Slurm / Open MPI env vars),
+// reach the rendezvous store, join the world group, and wrap it for timing. The job then runs as
+// leader (rank 0 of the TP group) or follower.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "parallel/communicator.h"
+#include "parallel/timed_communicator.h"
+#include "parallel/world.h"
+
+namespace CLI {
+class App;
+}
+
+namespace mlaserve {
+
+struct WorkerFlags {
+  int rank = -1;        // -1: from the environment
+  int world_size = -1;  // -1: from the environment, else --tp
+  int local_rank = -1;
+  int tp = 1;
+  int ep = 1;
+  std::string store;          // HOST:PORT of the rendezvous store
+  std::string job = "job";    // key prefix in the store: one per job (and per restart)
+  double timeout_s = 10;      // rendezvous and every collective
+};
+
+void add_worker_options(CLI::App& cmd, WorkerFlags& flags);
+
+struct WorkerSession {
+  parallel::WorldConfig world = parallel::WorldConfig::single();
+  std::unique_ptr<parallel::Communicator> world_group;  // Gloo over TCP, all ranks
+  // The CPU control group (step plans) and the model's TP group are both the world group (one
+  // replica), each seen through its own TimedCommunicator so the bench can tell the step plan
+  // broadcast, the model's collectives and compute apart.
+  std::unique_ptr<parallel::TimedCommunicator> control;
+  std::unique_ptr<parallel::TimedCommunicator> tp_group;
+};
+
+// Throws kInvalidArgument naming the flag or variable, kDeadlineExceeded naming the ranks that
+// never joined, kUnavailable when the store cannot be reached.
+WorkerSession join_world(const WorkerFlags& flags);
+
+}  // namespace mlaserve

@@ -1,0 +1,312 @@
+// `mlaserve generate --tp/--ep` as real processes on loopback: the launcher's workers give the
+// same tokens as one process, a bad layout is refused before anything is spawned, a killed rank
+// fails the job within seconds and leaves no process behind, a rank that never arrives turns into
+// a deadline naming it, and killing the launcher takes its workers with it.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "rpc/store_service.h"
+#include "tests/launcher/run_cli.h"
+
+namespace mlaserve {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Clock = std::chrono::steady_clock;
+using testing::run_cli;
+
+std::string data(const std::string& name) {
+  return std::string(MLASERVE_TEST_DATA_DIR) + "/" + name;
+}
+
+// The reference prompts of `model`'s cases.json as a prompts file.
+std::string reference_prompts_file(const std::string& model) {
+  std::ifstream in(data(model) + "/cases.json");
+  const auto cases = nlohmann::json::parse(in)["cases"];
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("mlaserve_launch_" + model + "_" + std::to_string(getpid()) + ".jsonl");
+  std::ofstream out(path);
+  for (const auto& c : cases) out << nlohmann::json{{"prompt_ids", c["prompt"]}}.dump() << "\n";
+  return path.string();
+}
+
+// stdout only (stderr discarded) and the exit code.
+testing::CliResult run_stdout(const std::string& args) {
+  const std::string command = std::string("'") + MLASERVE_BINARY + "' " + args + " 2>/dev/null";
+  testing::CliResult r;
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(LaunchCli, TensorParallelLayoutsGiveTheSameTokensAsOneProcess) {
+  for (const std::string model : {"tiny-lite", "tiny-v2"}) {
+    const std::string base = "generate --model " + data(model) + " --prompts-file " +
+                             reference_prompts_file(model) +
+                             " --max-new-tokens 8 --ignore-eos --json --top-logprobs 2";
+    const auto single = run_stdout(base);
+    ASSERT_EQ(single.exit_code, 0) << single.output;
+    ASSERT_THAT(single.output, HasSubstr("\"tokens\""));
+    for (const std::string layout : {"--tp 2 --ep 1", "--tp 2 --ep 2", "--tp 4"}) {
+      // rank 0's stdout, byte for byte: followers print nothing there, the launcher neither.
+      const auto tp = run_stdout(base + " " + layout);
+      EXPECT_EQ(tp.exit_code, 0) << model << " " << layout;
+      EXPECT_EQ(tp.output, single.output) << model << " " << layout;
+    }
+  }
+}
+
+TEST(LaunchCli, StderrIsPrefixedByRank) {
+  const auto r = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,2,3",
+                          "--max-new-tokens", "2", "--tp", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("[launcher] rank 0 pid "));
+  EXPECT_THAT(r.output, HasSubstr("[launcher] rank 1 pid "));
+  EXPECT_THAT(r.output, HasSubstr("[rank 1] joined group 'world' as rank 1/2"));
+  EXPECT_THAT(r.output, HasSubstr("[rank 1] follower done after 2 forward steps"));
+}
+
+TEST(LaunchCli, BenchDecodeReportsCommunicationPerRank) {
+  const auto r = run_cli({"bench", "decode", "--model", data("tiny-v2"), "--batch", "2",
+                          "--prompt-len", "4", "--new-tokens", "3", "--prefill-len", "8", "--tp",
+                          "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("decode batch   2:"));
+  // The leader on stdout, the follower on its prefixed stderr; theory as in
+  // decode_step_report_test (tiny-v2, batch 2, tp 2).
+  EXPECT_THAT(r.output, HasSubstr("\nrank 0 decode batch   2:"));
+  EXPECT_THAT(r.output, HasSubstr("[rank 1] rank 1 decode batch   2:"));
+  EXPECT_THAT(r.output,
+              HasSubstr("(theory 8.7 KB: 7 all-reduces 7.2 KB + logits all-gather 1.5 KB)"));
+}
+
+TEST(LaunchCli, BadLayoutOrPromptsExitWith2BeforeSpawning) {
+  // tiny-lite has 4 heads and 8 routed experts.
+  const auto heads = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,2",
+                              "--tp", "3"});
+  EXPECT_EQ(heads.exit_code, 2);
+  EXPECT_THAT(heads.output, HasSubstr("--tp 3 does not divide num_attention_heads 4"));
+  EXPECT_THAT(heads.output, Not(HasSubstr("[launcher]")));
+  const auto ep = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,2",
+                           "--tp", "2", "--ep", "4"});
+  EXPECT_EQ(ep.exit_code, 2);
+  EXPECT_THAT(ep.output, HasSubstr("--ep 4 must be 1 or equal to --tp 2"));
+  EXPECT_THAT(ep.output, Not(HasSubstr("[launcher]")));
+  const auto prompts = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,x",
+                                "--tp", "2"});
+  EXPECT_EQ(prompts.exit_code, 2);
+  EXPECT_THAT(prompts.output, HasSubstr("--prompt-ids: 'x'"));
+  EXPECT_THAT(prompts.output, Not(HasSubstr("[launcher]")));
+}
+
+// A launcher with its stderr on a pipe we read line by line.
+class RunningLauncher {
+ public:
+  explicit RunningLauncher(const std::vector<std::string>& args) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDERR_FILENO);
+      const int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, STDOUT_FILENO);
+      close(fds[0]);
+      std::vector<char*> argv = {const_cast<char*>(MLASERVE_BINARY)};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+  }
+  ~RunningLauncher() {
+    if (!exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(fd_);
+  }
+
+  // Reads stderr until `pattern` appears (true) or `deadline` passes / EOF (false).
+  bool read_until(const std::string& pattern, Clock::time_point deadline) {
+    while (output_.find(pattern) == std::string::npos) {
+      if (!read_some(deadline)) return false;
+    }
+    return true;
+  }
+  // Worker pids from the "[launcher] rank r pid P" lines seen so far.
+  std::map<int, pid_t> worker_pids() const {
+    std::map<int, pid_t> pids;
+    const std::regex line(R"(\[launcher\] rank (\d+) pid (\d+))");
+    for (std::sregex_iterator it(output_.begin(), output_.end(), line), end; it != end; ++it)
+      pids[std::stoi((*it)[1])] = std::stoi((*it)[2]);
+    return pids;
+  }
+  // Exit status (as wait_exit in the rpc tests) or -1 when still running at `deadline`.
+  int wait_exit(Clock::time_point deadline) {
+    while (Clock::now() < deadline) {
+      read_some(Clock::now() + 20ms);
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        while (read_some(Clock::now() + 200ms)) {
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+    }
+    return -1;
+  }
+  void kill_launcher() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    exited_ = true;
+  }
+  const std::string& output() const { return output_; }
+
+ private:
+  bool read_some(Clock::time_point deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[4096];
+    const ssize_t n = read(fd_, buf, sizeof buf);
+    if (n <= 0) return false;
+    output_.append(buf, n);
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool exited_ = false;
+  std::string output_;
+};
+
+// Gone, or a zombie waiting for a reaper that is not ours to be.
+bool process_gone(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.good()) return true;
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z';
+}
+
+bool all_gone_by(const std::map<int, pid_t>& pids, Clock::time_point deadline) {
+  while (true) {
+    bool gone = true;
+    for (const auto& [rank, pid] : pids) gone = gone && process_gone(pid);
+    if (gone) return true;
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+std::vector<std::string> long_generation() {
+  return {"generate", "--model", data("tiny-v2"), "--prompt-ids", "1,2,3", "--max-new-tokens",
+          "2500", "--ignore-eos", "--tp", "2"};
+}
+
+TEST(LaunchCli, AKilledRankFailsTheJobWithinTenSecondsAndLeavesNoProcess) {
+  RunningLauncher launcher(long_generation());
+  ASSERT_TRUE(launcher.read_until("[rank 1] joined group", Clock::now() + 20s))
+      << launcher.output();
+  ASSERT_TRUE(launcher.read_until("[rank 0] joined group", Clock::now() + 20s))
+      << launcher.output();
+  std::this_thread::sleep_for(200ms);  // into the generation loop
+  const auto pids = launcher.worker_pids();
+  ASSERT_EQ(pids.size(), 2u) << launcher.output();
+  const auto killed_at = Clock::now();
+  ASSERT_EQ(kill(pids.at(1), SIGKILL), 0);
+  const int code = launcher.wait_exit(Clock::now() + 10s);
+  const double seconds = std::chrono::duration<double>(Clock::now() - killed_at).count();
+  EXPECT_NE(code, -1) << "launcher still running 10 s after the kill\n" << launcher.output();
+  EXPECT_EQ(code, 1) << launcher.output();
+  EXPECT_THAT(launcher.output(),
+              HasSubstr("mlaserve: error: rank 1 (pid " + std::to_string(pids.at(1)) +
+                        ") died: killed by signal 9"));
+  EXPECT_TRUE(all_gone_by(pids, Clock::now() + 1s));
+  std::printf("launcher exited %.3f s after kill -9 of rank 1\n", seconds);
+}
+
+TEST(LaunchCli, KillingTheLauncherTakesItsWorkersWithIt) {
+  RunningLauncher launcher(long_generation());
+  ASSERT_TRUE(launcher.read_until("[rank 1] joined group", Clock::now() + 20s))
+      << launcher.output();
+  const auto pids = launcher.worker_pids();
+  ASSERT_EQ(pids.size(), 2u) << launcher.output();
+  const auto killed_at = Clock::now();
+  launcher.kill_launcher();
+  EXPECT_TRUE(all_gone_by(pids, Clock::now() + 5s)) << launcher.output();
+  std::printf("workers gone %.3f s after kill -9 of the launcher\n",
+              std::chrono::duration<double>(Clock::now() - killed_at).count());
+}
+
+TEST(LaunchCli, ARankThatNeverArrivesIsNamedWithinTheTimeout) {
+  auto server = rpc::start_store_server("127.0.0.1", 0);
+  const auto start = Clock::now();
+  const auto r = run_cli({"worker", "--rank", "0", "--world-size", "2", "--tp", "2", "--store",
+                          server->address(), "--timeout", "2", "generate", "--model",
+                          data("tiny-lite"), "--prompt-ids", "1,2"});
+  const auto elapsed = Clock::now() - start;
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("rank(s) 1 of 2 did not join"));
+  EXPECT_LT(elapsed, 10s);
+}
+
+TEST(LaunchCli, WorkersPlacedBySlurmOrMpirunFindTheirRanksInTheEnvironment) {
+  // As srun / mpirun would start them: no --rank, the scheduler's variables instead (rank 0 as a
+  // Slurm task, rank 1 as an Open MPI one), meeting through a store this test hosts.
+  auto server = rpc::start_store_server("127.0.0.1", 0);
+  const std::string job = " --tp 2 --store " + server->address() +
+                          " --job envtest generate --model " + data("tiny-lite") +
+                          " --prompt-ids 5,6,7 --max-new-tokens 6 --json";
+  const std::string bin = std::string("'") + MLASERVE_BINARY + "'";
+  const std::string command = "OMPI_COMM_WORLD_RANK=1 OMPI_COMM_WORLD_SIZE=2 " + bin + " worker" +
+                              job + " 2>/dev/null & SLURM_PROCID=0 SLURM_NTASKS=2 " + bin +
+                              " worker" + job + " 2>/dev/null; wait";
+  testing::CliResult r;
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
+  ::pclose(pipe);
+  const auto single = run_stdout("generate --model " + data("tiny-lite") +
+                                 " --prompt-ids 5,6,7 --max-new-tokens 6 --json");
+  ASSERT_THAT(single.output, HasSubstr("\"tokens\""));
+  EXPECT_EQ(r.output, single.output);
+}
+
+TEST(LaunchCli, AWorkerWithoutRankOrSchedulerVariablesSaysWhatItLacks) {
+  // Without --rank and without scheduler variables the worker says what it lacks.
+  const auto r = run_cli({"worker", "--store", "127.0.0.1:1", "generate", "--model",
+                          data("tiny-lite"), "--prompt-ids", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--rank not given and neither SLURM_PROCID"));
+}
+
+}  // namespace
+}  // namespace mlaserve
