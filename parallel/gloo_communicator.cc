@@ -158,8 +158,10 @@ class GlooCommunicator final : public Communicator {
         std::find(members.begin(), members.end(), rank()) - members.begin());
     GlooOptions sub = options_;
     sub.name = str_cat(options_.name, "/split", split_index, "/color", color);
-    return std::make_unique<GlooCommunicator>(store_, device_, new_rank,
-                                              static_cast<int>(members.size()), sub);
+    auto group = std::make_unique<GlooCommunicator>(store_, device_, new_rank,
+                                                    static_cast<int>(members.size()), sub);
+    group->barrier();  // see connect_gloo
+    return group;
   }
 
  private:
@@ -225,8 +227,13 @@ std::unique_ptr<Communicator> connect_gloo(std::shared_ptr<Store> store, int ran
     fail(ErrorCode::kUnavailable, "group '", options.name, "' rank ", rank,
          ": cannot listen on '", options.hostname, "': ", e.what());
   }
-  return std::make_unique<GlooCommunicator>(std::move(store), std::move(device), rank, size,
-                                            options);
+  auto group = std::make_unique<GlooCommunicator>(std::move(store), std::move(device), rank, size,
+                                                  options);
+  // Gloo's full-mesh rendezvous can return on one rank while a peer is still completing its
+  // side; a rank that then closed its sockets (a short job, a failing rank) would fail the peer
+  // with "connection closed". After a barrier every rank has finished connecting.
+  group->barrier();
+  return group;
 }
 
 }  // namespace mlaserve::parallel

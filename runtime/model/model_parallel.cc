@@ -17,8 +17,7 @@ void ensure_tp_divides(const parallel::WorldConfig& world, int64_t width, const 
 
 }  // namespace
 
-void validate_model_parallel(const ModelConfig& c, const ModelParallel& p) {
-  const parallel::WorldConfig& world = p.world;
+void validate_layout(const ModelConfig& c, const parallel::WorldConfig& world) {
   const int tp = world.tp();
   world.validate_model(c.num_attention_heads, c.n_routed_experts);
   bool any_dense = false, any_moe = false;
@@ -34,6 +33,12 @@ void validate_model_parallel(const ModelConfig& c, const ModelParallel& p) {
   MLA_ENSURE((tp - 1) * ceil_div(c.vocab_size, tp) < c.vocab_size, kInvalidArgument, "--tp ", tp,
              " leaves the last rank no rows of vocab_size ", c.vocab_size, " (blocks of ",
              ceil_div(c.vocab_size, tp), ")");
+}
+
+void validate_model_parallel(const ModelConfig& c, const ModelParallel& p) {
+  validate_layout(c, p.world);
+  const int tp = p.world.tp();
+  const parallel::WorldConfig& world = p.world;
   if (tp == 1) return;
   MLA_ENSURE(p.tp_group != nullptr, kInvalidArgument, "--tp ", tp,
              " needs a TP group communicator, got none (", world.describe(), ")");

@@ -18,10 +18,12 @@ struct ModelParallel {
   parallel::Communicator* tp_group = nullptr;
 };
 
-// Checks, before anything is read, that `config` can be sharded over `parallel`: tp divides the
-// heads, ep the routed experts, tp the dense, shared and (ep == 1) routed MLP widths, every rank
-// gets at least one vocabulary row, and the TP group matches the world. kInvalidArgument naming
-// the flag and the numbers.
+// Checks, before anything is read, that `config` can be sharded over `world`: tp divides the
+// heads, ep the routed experts, tp the dense, shared and (ep == 1) routed MLP widths, and every
+// rank gets at least one vocabulary row. kInvalidArgument naming the flag and the numbers. The
+// launcher calls it before spawning any worker.
+void validate_layout(const ModelConfig& config, const parallel::WorldConfig& world);
+// validate_layout, plus: the TP group matches the world.
 void validate_model_parallel(const ModelConfig& config, const ModelParallel& parallel);
 
 // Vocabulary rows of embed_tokens / lm_head this rank holds: blocks of ceil(vocab / tp) rows in
