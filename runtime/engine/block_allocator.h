@@ -15,7 +15,6 @@
 // Not thread-safe: the engine's scheduler thread owns it.
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -57,8 +56,8 @@ class BlockAllocator {
 
   // Prefix caching: a full block is keyed by the hash of its tokens and of everything before it,
   // so equal hashes mean equal prefixes (up to 64-bit collisions, see docs/engine.md).
-  // parent_hash is 0 for a sequence's first block. Deterministic across processes and builds of
-  // the same abseil (absl::HashOf is seeded per process, so this uses its own fixed mixing).
+  // parent_hash is 0 for a sequence's first block. Never returns 0. The same value in every
+  // process and run (fixed splitmix64 mixing; absl::Hash is seeded per process, so not that).
   static uint64_t hash_block(uint64_t parent_hash, const int64_t* tokens, int64_t n);
 
   // Counts a query. A hit retains the block (taking it out of the evictable LRU if it was there)
@@ -82,27 +81,31 @@ class BlockAllocator {
 
  private:
   static constexpr uint64_t kNoHash = 0;  // hash_block never returns 0
+  static constexpr BlockId kNone = -1;
 
   struct Block {
     int32_t refcount = 0;
-    uint64_t hash = kNoHash;     // the hash this block is published under in hash_to_block_
-    uint64_t lru_stamp = 0;      // key in evictable_ while evictable
+    uint64_t hash = kNoHash;  // set only while this block is the one hash_to_block_ names
+    BlockId lru_prev = kNone;  // links in the evictable list, while evictable
+    BlockId lru_next = kNone;
   };
 
-  void check_id(BlockId id, const char* what) const;
-  void make_evictable(BlockId id);
-  void drop_hash(BlockId id);
+  void check_id(BlockId id, const char* operation) const;
+  void lru_push_back(BlockId id);
+  void lru_unlink(BlockId id);
+  bool is_evictable(BlockId id) const;
 
   int64_t num_blocks_;
   int64_t block_size_;
   bool prefix_caching_;
   std::vector<Block> blocks_;
-  std::set<BlockId> free_;                            // lowest first: deterministic ids
-  std::set<std::pair<uint64_t, BlockId>> evictable_;  // (release stamp, id): oldest first
+  std::vector<BlockId> free_heap_;  // min-heap: the lowest free block first, deterministic ids
+  BlockId lru_head_ = kNone;        // least recently released evictable block
+  BlockId lru_tail_ = kNone;        // most recently released
+  int64_t num_evictable_ = 0;
+  int64_t num_in_use_ = 0;
   absl::flat_hash_map<uint64_t, BlockId> hash_to_block_;
-  uint64_t next_stamp_ = 1;
-  int64_t in_use_ = 0;
-  BlockAllocatorStats counters_;  // only the query/hit/eviction counters are used
+  uint64_t prefix_queries_ = 0, prefix_hits_ = 0, evictions_ = 0;
 };
 
 }  // namespace mlaserve
