@@ -9,6 +9,7 @@
 
 #include "CLI/CLI.hpp"
 #include "runtime/core/error.h"
+#include "runtime/engine/cache_budget.h"
 
 namespace mlaserve {
 namespace {
@@ -109,6 +110,38 @@ void add_generate_job_options(CLI::App& app, GenerateFlags& f) {
   cmd->add_flag("--json", f.json, "One JSON line per prompt");
   cmd->add_option("--dtype", f.dtype, "Activations and KV cache: float32 or bfloat16")
       ->capture_default_str();
+  cmd->add_option("--max-num-batched-tokens", f.max_num_batched_tokens,
+                  "Tokens per forward pass over all sequences (longer prompts are prefilled in "
+                  "chunks)")
+      ->capture_default_str();
+  cmd->add_option("--max-num-seqs", f.max_num_seqs, "Sequences running at once")
+      ->capture_default_str();
+  cmd->add_option("--kv-cache-memory", f.kv_cache_memory,
+                  "Latent-cache budget, e.g. 512MiB (default: enough for every prompt at once)");
+  cmd->add_option("--block-size", f.block_size, "Tokens per cache block")->capture_default_str();
+  cmd->add_flag("--no-prefix-caching", f.no_prefix_caching,
+                "Do not share cached prompt blocks between requests");
+}
+
+GenerateOptions generate_job_options(const GenerateFlags& f) {
+  GenerateOptions o;
+  o.cache_dtype = generate_job_dtype(f);
+  MLA_ENSURE(f.block_size >= 1, kInvalidArgument, "--block-size must be >= 1, got ",
+             f.block_size);
+  o.block_size = f.block_size;
+  if (!f.kv_cache_memory.empty()) {
+    o.kv_cache_bytes = parse_byte_size("--kv-cache-memory", f.kv_cache_memory);
+    MLA_ENSURE(o.kv_cache_bytes > 0, kInvalidArgument, "--kv-cache-memory must be positive");
+  }
+  o.prefix_caching = !f.no_prefix_caching;
+  o.scheduler.max_num_batched_tokens = f.max_num_batched_tokens;
+  o.scheduler.max_num_seqs = f.max_num_seqs;
+  try {
+    o.scheduler.validate();
+  } catch (const Error& e) {
+    fail(e.code(), "--", e.what());  // "--max_num_seqs must be ..." names the flag's field
+  }
+  return o;
 }
 
 std::vector<std::string> generate_job_args(const GenerateFlags& f) {
@@ -129,6 +162,11 @@ std::vector<std::string> generate_job_args(const GenerateFlags& f) {
   if (f.ignore_eos) a.push_back("--ignore-eos");
   if (!f.dump_logits.empty()) a.insert(a.end(), {"--dump-logits", f.dump_logits});
   if (f.json) a.push_back("--json");
+  a.insert(a.end(), {"--max-num-batched-tokens", number(f.max_num_batched_tokens),
+                     "--max-num-seqs", number(f.max_num_seqs), "--block-size",
+                     number(f.block_size)});
+  if (!f.kv_cache_memory.empty()) a.insert(a.end(), {"--kv-cache-memory", f.kv_cache_memory});
+  if (f.no_prefix_caching) a.push_back("--no-prefix-caching");
   return a;
 }
 
@@ -160,10 +198,17 @@ std::vector<GenerationRequest> generate_job_requests(const GenerateFlags& f) {
 }
 
 int run_generate_job(const GenerateFlags& f, const DeepseekV2Model& model,
-                     StepExecutor& executor) {
+                     StepExecutor& executor, uint64_t* cache_checksum) {
   const std::vector<GenerationRequest> requests = generate_job_requests(f);
-  const std::vector<GenerationResult> results =
-      generate(model, requests, generate_job_dtype(f), executor);
+  const GenerationRun run = generate(model, requests, generate_job_options(f), executor);
+  if (cache_checksum) *cache_checksum = run.cache_checksum;
+  const std::vector<GenerationResult>& results = run.results;
+  int rc = 0;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (results[i].finish_reason == "error") {
+      std::fprintf(stderr, "error: %s\n", results[i].error.c_str());
+      rc = 2;  // the budget the user gave cannot hold this request
+    }
   if (!f.dump_logits.empty()) {
     std::filesystem::create_directories(f.dump_logits);
     for (size_t i = 0; i < results.size(); ++i)
@@ -191,7 +236,7 @@ int run_generate_job(const GenerateFlags& f, const DeepseekV2Model& model,
       std::printf("[%zu] %s (%s)\n", i, tokens.c_str(), r.finish_reason.c_str());
     }
   }
-  return 0;
+  return rc;
 }
 
 

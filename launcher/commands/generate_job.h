@@ -28,6 +28,12 @@ struct GenerateFlags {
   std::string dump_logits;
   bool json = false;
   std::string dtype = "float32";
+  // Engine (docs/engine.md "generate flags").
+  int64_t max_num_batched_tokens = 2048;
+  int64_t max_num_seqs = 256;
+  std::string kv_cache_memory;  // bytes (suffixes K/M/G/KiB/MiB/GiB); empty: enough for all prompts
+  int64_t block_size = 64;
+  bool no_prefix_caching = false;
 };
 
 void add_generate_job_options(CLI::App& cmd, GenerateFlags& flags);
@@ -38,9 +44,12 @@ std::vector<std::string> generate_job_args(const GenerateFlags& flags);
 // Checks --dtype and the prompts (kInvalidArgument / kNotFound naming the flag or file line).
 DType generate_job_dtype(const GenerateFlags& flags);
 std::vector<GenerationRequest> generate_job_requests(const GenerateFlags& flags);
+// The engine settings the flags ask for (kInvalidArgument naming the flag).
+GenerateOptions generate_job_options(const GenerateFlags& flags);
 
 // Generates through `executor` and prints (stdout: one line per prompt; --dump-logits files).
+// `cache_checksum`, when given, receives the checksum of the cache after the last step.
 int run_generate_job(const GenerateFlags& flags, const DeepseekV2Model& model,
-                     StepExecutor& executor);
+                     StepExecutor& executor, uint64_t* cache_checksum = nullptr);
 
 }  // namespace mlaserve

@@ -37,9 +37,18 @@ int lead(LeaderStepExecutor& leader, Job&& job) {
   return rc;
 }
 
+// "kv cache checksum rank R: HEX" on stderr: every rank of a job prints one at the end, and they
+// must agree (the followers mirror the leader's block tables; tests compare them).
+void print_cache_checksum(int rank, uint64_t checksum) {
+  std::fprintf(stderr, "kv cache checksum rank %d: %016llx\n", rank,
+               static_cast<unsigned long long>(checksum));
+}
+
 int follow(const DeepseekV2Model& model, WorkerSession& s, const FollowerStepObserver& observer) {
-  const int64_t steps = run_follower(model, *s.control, /*root=*/0, observer);
+  uint64_t checksum = 0;
+  const int64_t steps = run_follower(model, *s.control, /*root=*/0, observer, &checksum);
   std::fprintf(stderr, "follower done after %lld forward steps\n", static_cast<long long>(steps));
+  print_cache_checksum(s.world.rank(), checksum);
   return 0;
 }
 
@@ -49,7 +58,10 @@ int run_worker_generate(const WorkerFlags& wf, const GenerateFlags& gf) {
   auto model = load_model_for_rank(gf.model, dtype, s.world, *s.tp_group);
   if (!s.world.is_leader()) return follow(*model, s, {});
   LeaderStepExecutor leader(*model, *s.control);
-  return lead(leader, [&] { return run_generate_job(gf, *model, leader); });
+  uint64_t checksum = 0;
+  const int rc = lead(leader, [&] { return run_generate_job(gf, *model, leader, &checksum); });
+  print_cache_checksum(s.world.rank(), checksum);
+  return rc;
 }
 
 int run_worker_bench_decode(const WorkerFlags& wf, const BenchFlags& bf) {
