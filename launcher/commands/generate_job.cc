@@ -118,6 +118,9 @@ void add_generate_job_options(CLI::App& app, GenerateFlags& f) {
       ->capture_default_str();
   cmd->add_option("--kv-cache-memory", f.kv_cache_memory,
                   "Latent-cache budget, e.g. 512MiB (default: enough for every prompt at once)");
+  cmd->add_option("--kv-cache-fraction", f.kv_cache_fraction,
+                  "Latent-cache budget as a share of the memory available now (0 < F <= 1), "
+                  "instead of --kv-cache-memory");
   cmd->add_option("--block-size", f.block_size, "Tokens per cache block")->capture_default_str();
   cmd->add_flag("--no-prefix-caching", f.no_prefix_caching,
                 "Do not share cached prompt blocks between requests");
@@ -132,6 +135,11 @@ GenerateOptions generate_job_options(const GenerateFlags& f) {
   if (!f.kv_cache_memory.empty()) {
     o.kv_cache_bytes = parse_byte_size("--kv-cache-memory", f.kv_cache_memory);
     MLA_ENSURE(o.kv_cache_bytes > 0, kInvalidArgument, "--kv-cache-memory must be positive");
+  }
+  if (f.kv_cache_fraction != 0) {
+    MLA_ENSURE(f.kv_cache_memory.empty(), kInvalidArgument,
+               "--kv-cache-memory and --kv-cache-fraction exclude each other");
+    o.kv_cache_bytes = kv_budget_from_fraction(f.kv_cache_fraction, available_memory_bytes());
   }
   o.prefix_caching = !f.no_prefix_caching;
   o.scheduler.max_num_batched_tokens = f.max_num_batched_tokens;
@@ -166,6 +174,8 @@ std::vector<std::string> generate_job_args(const GenerateFlags& f) {
                      "--max-num-seqs", number(f.max_num_seqs), "--block-size",
                      number(f.block_size)});
   if (!f.kv_cache_memory.empty()) a.insert(a.end(), {"--kv-cache-memory", f.kv_cache_memory});
+  if (f.kv_cache_fraction != 0)
+    a.insert(a.end(), {"--kv-cache-fraction", number(f.kv_cache_fraction)});
   if (f.no_prefix_caching) a.push_back("--no-prefix-caching");
   return a;
 }
@@ -202,6 +212,15 @@ int run_generate_job(const GenerateFlags& f, const DeepseekV2Model& model,
   const std::vector<GenerationRequest> requests = generate_job_requests(f);
   const GenerationRun run = generate(model, requests, generate_job_options(f), executor);
   if (cache_checksum) *cache_checksum = run.cache_checksum;
+  const EngineStats& st = run.stats;
+  std::fprintf(stderr,
+               "engine: %lld cache blocks of %lld tokens, %llu steps, %llu preemptions, prefix "
+               "cache hits %llu/%llu blocks\n",
+               static_cast<long long>(run.num_blocks), static_cast<long long>(f.block_size),
+               static_cast<unsigned long long>(st.steps),
+               static_cast<unsigned long long>(st.preemptions),
+               static_cast<unsigned long long>(st.blocks.prefix_hits),
+               static_cast<unsigned long long>(st.blocks.prefix_queries));
   const std::vector<GenerationResult>& results = run.results;
   int rc = 0;
   for (size_t i = 0; i < results.size(); ++i)

@@ -32,6 +32,7 @@ struct GenerateFlags {
   int64_t max_num_batched_tokens = 2048;
   int64_t max_num_seqs = 256;
   std::string kv_cache_memory;  // bytes (suffixes K/M/G/KiB/MiB/GiB); empty: enough for all prompts
+  double kv_cache_fraction = 0;  // of MemAvailable, instead of --kv-cache-memory; 0: unset
   int64_t block_size = 64;
   bool no_prefix_caching = false;
 };

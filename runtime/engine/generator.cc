@@ -5,9 +5,8 @@
 
 namespace mlaserve {
 
-GenerationRun generate(const DeepseekV2Model& model, const std::vector<GenerationRequest>& requests,
-                       const GenerateOptions& options, StepExecutor& executor) {
-  MLA_ENSURE(!requests.empty(), kInvalidArgument, "generate: no requests");
+EngineConfig engine_config(const ModelConfig& model, const GenerateOptions& options,
+                           const std::vector<GenerationRequest>& requests) {
   MLA_ENSURE(options.block_size >= 1, kInvalidArgument, "--block-size must be >= 1, got ",
              options.block_size);
   MLA_ENSURE(options.kv_cache_bytes >= 0, kInvalidArgument,
@@ -20,26 +19,35 @@ GenerationRun generate(const DeepseekV2Model& model, const std::vector<Generatio
   config.prefix_caching = options.prefix_caching;
   config.scheduler = options.scheduler;
   if (options.kv_cache_bytes > 0) {
-    config.num_blocks = blocks_for_budget(model.config(), options.cache_dtype, options.block_size,
+    config.num_blocks = blocks_for_budget(model, options.cache_dtype, options.block_size,
                                           options.kv_cache_bytes);
   } else {
     for (const auto& r : requests)
       config.num_blocks += (static_cast<int64_t>(r.prompt.size()) + r.max_new_tokens +
                             options.block_size - 1) / options.block_size;
   }
+  return config;
+}
+
+EngineRequest engine_request(const GenerationRequest& g) {
+  EngineRequest r;
+  r.prompt = g.prompt;
+  r.sampling = g.sampling;
+  r.max_tokens = g.max_new_tokens;
+  r.stop_token_ids = g.stop_token_ids;
+  r.ignore_eos = g.ignore_eos;
+  r.top_logprobs = g.top_logprobs;
+  r.keep_logits = g.keep_logits;
+  return r;
+}
+
+GenerationRun generate(const DeepseekV2Model& model, const std::vector<GenerationRequest>& requests,
+                       const GenerateOptions& options, StepExecutor& executor) {
+  MLA_ENSURE(!requests.empty(), kInvalidArgument, "generate: no requests");
+  const EngineConfig config = engine_config(model.config(), options, requests);
   Engine engine(model, executor, config);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const GenerationRequest& g = requests[i];
-    EngineRequest r;
-    r.prompt = g.prompt;
-    r.sampling = g.sampling;
-    r.max_tokens = g.max_new_tokens;
-    r.stop_token_ids = g.stop_token_ids;
-    r.ignore_eos = g.ignore_eos;
-    r.top_logprobs = g.top_logprobs;
-    r.keep_logits = g.keep_logits;
-    engine.add_request(static_cast<RequestId>(i), std::move(r));
-  }
+  for (size_t i = 0; i < requests.size(); ++i)
+    engine.add_request(static_cast<RequestId>(i), engine_request(requests[i]));
   GenerationRun run;
   run.num_blocks = config.num_blocks;
   run.results.resize(requests.size());

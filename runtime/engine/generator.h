@@ -51,6 +51,12 @@ struct GenerationRun {
   int64_t num_blocks = 0;
 };
 
+// The engine settings `options` ask for; with no kv_cache_bytes, exactly enough blocks for all
+// `requests` at once. kInvalidArgument naming the flag.
+EngineConfig engine_config(const ModelConfig& model, const GenerateOptions& options,
+                           const std::vector<GenerationRequest>& requests);
+EngineRequest engine_request(const GenerationRequest& request);
+
 // Request i gets engine id i (its sampler stream). Requests are validated (kInvalidArgument
 // naming the request and field) before the executor sees anything.
 GenerationRun generate(const DeepseekV2Model& model, const std::vector<GenerationRequest>& requests,
