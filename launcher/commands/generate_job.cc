@@ -9,7 +9,6 @@
 
 #include "CLI/CLI.hpp"
 #include "runtime/core/error.h"
-#include "runtime/engine/cache_budget.h"
 
 namespace mlaserve {
 namespace {
@@ -110,46 +109,11 @@ void add_generate_job_options(CLI::App& app, GenerateFlags& f) {
   cmd->add_flag("--json", f.json, "One JSON line per prompt");
   cmd->add_option("--dtype", f.dtype, "Activations and KV cache: float32 or bfloat16")
       ->capture_default_str();
-  cmd->add_option("--max-num-batched-tokens", f.max_num_batched_tokens,
-                  "Tokens per forward pass over all sequences (longer prompts are prefilled in "
-                  "chunks)")
-      ->capture_default_str();
-  cmd->add_option("--max-num-seqs", f.max_num_seqs, "Sequences running at once")
-      ->capture_default_str();
-  cmd->add_option("--kv-cache-memory", f.kv_cache_memory,
-                  "Latent-cache budget, e.g. 512MiB (default: enough for every prompt at once)");
-  cmd->add_option("--kv-cache-fraction", f.kv_cache_fraction,
-                  "Latent-cache budget as a share of the memory available now (0 < F <= 1), "
-                  "instead of --kv-cache-memory");
-  cmd->add_option("--block-size", f.block_size, "Tokens per cache block")->capture_default_str();
-  cmd->add_flag("--no-prefix-caching", f.no_prefix_caching,
-                "Do not share cached prompt blocks between requests");
+  add_engine_options(*cmd, f.engine);
 }
 
 GenerateOptions generate_job_options(const GenerateFlags& f) {
-  GenerateOptions o;
-  o.cache_dtype = generate_job_dtype(f);
-  MLA_ENSURE(f.block_size >= 1, kInvalidArgument, "--block-size must be >= 1, got ",
-             f.block_size);
-  o.block_size = f.block_size;
-  if (!f.kv_cache_memory.empty()) {
-    o.kv_cache_bytes = parse_byte_size("--kv-cache-memory", f.kv_cache_memory);
-    MLA_ENSURE(o.kv_cache_bytes > 0, kInvalidArgument, "--kv-cache-memory must be positive");
-  }
-  if (f.kv_cache_fraction != 0) {
-    MLA_ENSURE(f.kv_cache_memory.empty(), kInvalidArgument,
-               "--kv-cache-memory and --kv-cache-fraction exclude each other");
-    o.kv_cache_bytes = kv_budget_from_fraction(f.kv_cache_fraction, available_memory_bytes());
-  }
-  o.prefix_caching = !f.no_prefix_caching;
-  o.scheduler.max_num_batched_tokens = f.max_num_batched_tokens;
-  o.scheduler.max_num_seqs = f.max_num_seqs;
-  try {
-    o.scheduler.validate();
-  } catch (const Error& e) {
-    fail(e.code(), "--", e.what());  // "--max_num_seqs must be ..." names the flag's field
-  }
-  return o;
+  return engine_options(f.engine, generate_job_dtype(f));
 }
 
 std::vector<std::string> generate_job_args(const GenerateFlags& f) {
@@ -170,13 +134,8 @@ std::vector<std::string> generate_job_args(const GenerateFlags& f) {
   if (f.ignore_eos) a.push_back("--ignore-eos");
   if (!f.dump_logits.empty()) a.insert(a.end(), {"--dump-logits", f.dump_logits});
   if (f.json) a.push_back("--json");
-  a.insert(a.end(), {"--max-num-batched-tokens", number(f.max_num_batched_tokens),
-                     "--max-num-seqs", number(f.max_num_seqs), "--block-size",
-                     number(f.block_size)});
-  if (!f.kv_cache_memory.empty()) a.insert(a.end(), {"--kv-cache-memory", f.kv_cache_memory});
-  if (f.kv_cache_fraction != 0)
-    a.insert(a.end(), {"--kv-cache-fraction", number(f.kv_cache_fraction)});
-  if (f.no_prefix_caching) a.push_back("--no-prefix-caching");
+  const std::vector<std::string> engine = engine_args(f.engine);
+  a.insert(a.end(), engine.begin(), engine.end());
   return a;
 }
 
@@ -216,7 +175,7 @@ int run_generate_job(const GenerateFlags& f, const DeepseekV2Model& model,
   std::fprintf(stderr,
                "engine: %lld cache blocks of %lld tokens, %llu steps, %llu preemptions, prefix "
                "cache hits %llu/%llu blocks\n",
-               static_cast<long long>(run.num_blocks), static_cast<long long>(f.block_size),
+               static_cast<long long>(run.num_blocks), static_cast<long long>(f.engine.block_size),
                static_cast<unsigned long long>(st.steps),
                static_cast<unsigned long long>(st.preemptions),
                static_cast<unsigned long long>(st.blocks.prefix_hits),

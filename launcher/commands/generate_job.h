@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "launcher/commands/engine_flags.h"
 #include "runtime/engine/generator.h"
 
 namespace CLI {
@@ -28,13 +29,7 @@ struct GenerateFlags {
   std::string dump_logits;
   bool json = false;
   std::string dtype = "float32";
-  // Engine (docs/engine.md "generate flags").
-  int64_t max_num_batched_tokens = 2048;
-  int64_t max_num_seqs = 256;
-  std::string kv_cache_memory;  // bytes (suffixes K/M/G/KiB/MiB/GiB); empty: enough for all prompts
-  double kv_cache_fraction = 0;  // of MemAvailable, instead of --kv-cache-memory; 0: unset
-  int64_t block_size = 64;
-  bool no_prefix_caching = false;
+  EngineFlags engine;
 };
 
 void add_generate_job_options(CLI::App& cmd, GenerateFlags& flags);

@@ -1,5 +1,5 @@
-// `mlaserve worker [rank flags] generate [generate flags]` (or `bench decode [bench flags]`): one
-// rank of a TP job. Started by the launcher (generate --tp T, bench decode --tp T) or by a
+// `mlaserve worker [rank flags] generate [generate flags]` (or `bench decode|throughput [bench
+// flags]`): one rank of a TP job. Started by the launcher (generate / bench --tp T) or by a
 // cluster scheduler (srun / mpirun: rank from the env).
 // Rank 0 runs the job and prints exactly what single-process generate prints; the other ranks
 // follow its step plans and print nothing on stdout.
@@ -89,6 +89,15 @@ int run_worker_bench_decode(const WorkerFlags& wf, const BenchFlags& bf) {
   return 0;
 }
 
+int run_worker_bench_throughput(const WorkerFlags& wf, const ThroughputFlags& tf) {
+  const DType dtype = bench_throughput_dtype(tf);
+  WorkerSession s = join_world(wf);
+  auto model = load_model_for_rank(tf.model, dtype, s.world, *s.tp_group);
+  if (!s.world.is_leader()) return follow(*model, s, {});
+  LeaderStepExecutor leader(*model, *s.control);
+  return lead(leader, [&] { return run_bench_throughput_job(tf, *model, leader); });
+}
+
 }  // namespace
 
 void add_worker_command(CLI::App& app, std::function<int()>& action) {
@@ -108,6 +117,11 @@ void add_worker_command(CLI::App& app, std::function<int()>& action) {
   add_bench_decode_options(*decode, *bf);
   decode->callback(
       [wf, bf, &action] { action = [wf, bf] { return run_worker_bench_decode(*wf, *bf); }; });
+  auto tf = std::make_shared<ThroughputFlags>();
+  CLI::App* throughput = bench->add_subcommand("throughput", "The bench throughput job");
+  add_bench_throughput_options(*throughput, *tf);
+  throughput->callback(
+      [wf, tf, &action] { action = [wf, tf] { return run_worker_bench_throughput(*wf, *tf); }; });
 }
 
 }  // namespace mlaserve
