@@ -2,7 +2,8 @@
 // at once, in four settings: default scheduling, chunked prefill (16 tokens per step), a cache
 // small enough to force preemption by recompute, and every prompt submitted twice (the copy
 // reuses the original's cached prompt blocks). Every setting must give the reference greedy
-// tokens and logits rows within the fp32 tolerance of deepseek_v2_test.
+// tokens and logits rows within the fp32 tolerance of deepseek_v2_test; with bf16 activations and
+// cache, the bf16 tolerances of tests/data/REFERENCE.md.
 #include "runtime/engine/engine.h"
 
 #include <cstdio>
@@ -19,6 +20,9 @@ using refcases::read_json;
 using refcases::rel_error;
 
 constexpr double kF32Tolerance = 1e-4;
+// REFERENCE.md, bf16 activations or cache: per-case median and 90th percentile row rel, argmax
+// agreement.
+constexpr double kBf16Median = 1.5e-2, kBf16P90 = 3e-2, kBf16Agreement = 0.95;
 
 // What one prompt must produce: 16 greedy tokens and the 16 logits rows that chose them.
 struct Expected {
@@ -78,11 +82,52 @@ class EngineReference : public ::testing::TestWithParam<std::string> {
     model_ = DeepseekV2Model::load(dir, DType::kF32);
   }
 
+  // The f32 checks, or with a bf16 model and cache the bf16 ones. A bf16 run generates freely, so
+  // once it picks a token other than the reference's, later rows have another context: rows are
+  // compared up to and including the first one whose argmax differs.
+  void check(const std::map<RequestId, Collected>& got, bool bf16) {
+    const auto n = static_cast<RequestId>(expected_.size());
+    double worst = 0;
+    for (const auto& [id, c] : got) {
+      const Expected& e = expected_[id % n];
+      EXPECT_EQ(c.finish_reason, "length") << "request " << id;
+      EXPECT_EQ(c.logits.size(), e.rows.size()) << "request " << id;
+      const size_t rows = std::min(c.logits.size(), e.rows.size());
+      if (!bf16) {
+        EXPECT_EQ(c.tokens, e.tokens) << "request " << id;
+        for (size_t k = 0; k < rows; ++k)
+          worst = std::max(worst, rel_error(c.logits[k].data(), e.rows[k]));
+        continue;
+      }
+      std::vector<double> rels;
+      int agree = 0;
+      for (size_t k = 0; k < rows; ++k) {
+        rels.push_back(rel_error(c.logits[k].data(), e.rows[k]));
+        if (c.tokens[k] != e.tokens[k]) break;
+        ++agree;
+      }
+      const double median = refcases::percentile(rels, 0.5), p90 = refcases::percentile(rels, 0.9);
+      worst = std::max(worst, p90);
+      EXPECT_LE(median, kBf16Median) << "request " << id;
+      EXPECT_LE(p90, kBf16P90) << "request " << id;
+      EXPECT_GE(static_cast<double>(agree) / rels.size(), kBf16Agreement) << "request " << id;
+    }
+    std::printf("[%s %s] worst %s %.3g\n", GetParam().c_str(), bf16 ? "bf16" : "f32",
+                bf16 ? "per-request p90 rel" : "row rel", worst);
+    if (!bf16) EXPECT_LE(worst, kF32Tolerance);
+  }
+
   // Every expected prompt (ids 0..n-1), then with `twice` the same prompts again (ids n..2n-1)
   // after the first step, when the originals' prompt blocks are computed and published.
-  EngineStats run(const EngineConfig& config, bool twice) {
-    LocalStepExecutor local(*model_);
-    Engine engine(*model_, local, config);
+  EngineStats run(EngineConfig config, bool twice, bool bf16 = false) {
+    std::unique_ptr<DeepseekV2Model> bf16_model;
+    if (bf16) {
+      bf16_model = DeepseekV2Model::load(refcases::model_dir(GetParam()), DType::kBF16);
+      config.cache_dtype = DType::kBF16;
+    }
+    const DeepseekV2Model& model = bf16 ? *bf16_model : *model_;
+    LocalStepExecutor local(model);
+    Engine engine(model, local, config);
     const auto n = static_cast<RequestId>(expected_.size());
     for (RequestId i = 0; i < n; ++i) engine.add_request(i, greedy_request(expected_[i].prompt));
     std::map<RequestId, Collected> got;
@@ -101,21 +146,12 @@ class EngineReference : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(stats.blocks.in_use, 0);
     engine.allocator().check_invariants();
     EXPECT_EQ(got.size(), static_cast<size_t>(twice ? 2 * n : n));
-    double worst = 0;
-    for (const auto& [id, c] : got) {
-      const Expected& e = expected_[id % n];
-      EXPECT_EQ(c.tokens, e.tokens) << "request " << id;
-      EXPECT_EQ(c.finish_reason, "length") << "request " << id;
-      EXPECT_EQ(c.logits.size(), e.rows.size()) << "request " << id;
-      for (size_t k = 0; k < std::min(c.logits.size(), e.rows.size()); ++k)
-        worst = std::max(worst, rel_error(c.logits[k].data(), e.rows[k]));
-    }
-    std::printf("[%s] worst row rel %.3g, preemptions %llu, prefix hits %llu/%llu, steps %llu\n",
-                GetParam().c_str(), worst, static_cast<unsigned long long>(stats.preemptions),
+    check(got, bf16);
+    std::printf("[%s] preemptions %llu, prefix hits %llu/%llu, steps %llu\n", GetParam().c_str(),
+                static_cast<unsigned long long>(stats.preemptions),
                 static_cast<unsigned long long>(stats.blocks.prefix_hits),
                 static_cast<unsigned long long>(stats.blocks.prefix_queries),
                 static_cast<unsigned long long>(stats.steps));
-    EXPECT_LE(worst, kF32Tolerance);
     return stats;
   }
 
@@ -165,6 +201,15 @@ TEST_P(EngineReference, PrefixCachingOffStillMatches) {
   c.prefix_caching = false;
   const EngineStats s = run(c, true);
   EXPECT_EQ(s.blocks.prefix_hits, 0u);
+}
+
+TEST_P(EngineReference, Bf16InEveryEngineSetting) {
+  EngineConfig chunked = config(64);
+  chunked.scheduler.max_num_batched_tokens = 16;
+  run(config(64), false, true);
+  run(chunked, false, true);
+  EXPECT_GT(run(config(9), false, true).preemptions, 0u);
+  EXPECT_GT(run(config(64), true, true).blocks.prefix_hits, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EngineReference, ::testing::Values("tiny-lite", "tiny-v2"));
