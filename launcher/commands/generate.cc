@@ -22,6 +22,7 @@ struct ParallelFlags {
 int run_generate(const GenerateFlags& f, const ParallelFlags& p) {
   // Bad input is reported before any model is loaded or any process is spawned.
   const DType dtype = generate_job_dtype(f);
+  generate_job_options(f);
   generate_job_requests(f);
   if (p.tp == 1 && p.ep == 1) {
     auto model = DeepseekV2Model::load(f.model, dtype);
