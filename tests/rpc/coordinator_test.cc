@@ -1,0 +1,146 @@
+// The coordinator's admission, cancellation and deadlines, against the real `mlaserve serve`
+// (tiny-v2 on loopback): every request ends with a finish reason or an error status, nothing is
+// lost; requests beyond --max-queued-requests get RESOURCE_EXHAUSTED at once; a cancelled or
+// timed-out request frees its cache blocks on the leader at once.
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "rpc/inference_client.h"
+#include "runtime/core/error.h"
+#include "tests/support/serve_process.h"
+
+namespace mlaserve::rpc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using mlaserve::testing::ServeProcess;
+
+std::string model() { return std::string(MLASERVE_TEST_DATA_DIR) + "/tiny-v2"; }
+
+v1::GenerateRequest request(int64_t first_id, int64_t max_tokens) {
+  v1::GenerateRequest r;
+  for (int64_t i = 0; i < 8; ++i) r.add_prompt_token_ids(2 + (first_id + i) % 380);
+  r.set_max_tokens(max_tokens);
+  r.set_ignore_eos(true);
+  r.mutable_sampling()->set_temperature(0);
+  return r;
+}
+
+struct Ending {
+  std::string finish_reason;  // empty when the request failed
+  std::optional<ErrorCode> error;
+  int64_t tokens = 0;
+};
+
+TEST(Coordinator, SixtyFourStreamsAndABurstBeyondTheLimitLoseNothing) {
+  ServeProcess server({"--model", model(), "--max-queued-requests", "64"});
+  ASSERT_TRUE(server.ready());
+  InferenceClient client(server.address(), std::chrono::seconds(10));
+  constexpr int kStreams = 64, kBurst = 16;
+  // Long enough that all 64 are still running when the burst arrives.
+  constexpr int64_t kTokens = 400;
+  std::vector<Ending> endings(kStreams + kBurst);
+  std::atomic<int> started{0};
+  std::vector<std::thread> threads;
+  auto run = [&](int i) {
+    Ending& e = endings[i];
+    bool counted = false;
+    try {
+      client.generate(request(i, kTokens), [&](const v1::GenerateResponse& r) {
+        e.tokens += r.tokens_size();
+        if (!counted) {
+          counted = true;
+          ++started;
+        }
+        if (!r.finish_reason().empty()) e.finish_reason = r.finish_reason();
+      });
+    } catch (const Error& err) {
+      e.error = err.code();
+    }
+  };
+  for (int i = 0; i < kStreams; ++i) threads.emplace_back(run, i);
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (started < kStreams && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(started, kStreams) << server.log();
+  for (int i = kStreams; i < kStreams + kBurst; ++i) threads.emplace_back(run, i);
+  for (auto& t : threads) t.join();
+  int finished = 0, exhausted = 0;
+  for (int i = 0; i < kStreams + kBurst; ++i) {
+    const Ending& e = endings[i];
+    if (i < kStreams) {
+      EXPECT_EQ(e.finish_reason, "length") << "stream " << i;
+      EXPECT_EQ(e.tokens, kTokens) << "stream " << i;
+      EXPECT_FALSE(e.error.has_value()) << "stream " << i;
+      finished += e.finish_reason == "length";
+    } else {
+      // Every burst request was refused while the 64 ran, with nothing streamed.
+      EXPECT_EQ(e.error, ErrorCode::kResourceExhausted) << "burst " << i;
+      EXPECT_EQ(e.tokens, 0);
+      exhausted += e.error == ErrorCode::kResourceExhausted;
+    }
+  }
+  EXPECT_EQ(finished, kStreams);
+  EXPECT_EQ(exhausted, kBurst);
+  EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
+}
+
+// After the client gives up, the leader's engine stops the request and frees its blocks at once:
+// the replica's stats (from its heartbeats) show nothing running and an empty cache long before
+// the request could have generated its max_tokens.
+TEST(Coordinator, CancelledAndTimedOutRequestsAreAbortedOnTheLeader) {
+  ServeProcess server({"--model", model()});
+  ASSERT_TRUE(server.ready());
+  InferenceClient client(server.address(), std::chrono::seconds(10));
+  constexpr int64_t kLong = 2500;  // prompt 8 + 2500 < max_model_len 2560
+  int64_t generated_before = 0;
+  for (const bool by_deadline : {true, false}) {
+    SCOPED_TRACE(by_deadline ? "deadline" : "cancel");
+    int64_t received = 0;
+    try {
+      if (by_deadline) {
+        client.generate(request(1, kLong), [&](const v1::GenerateResponse& r) {
+          received += r.tokens_size();
+        }, std::chrono::milliseconds(100));
+      } else {
+        client.generate(request(1, kLong), [&](const v1::GenerateResponse& r) {
+          received += r.tokens_size();
+          if (received >= 5) throw Error(ErrorCode::kCancelled, "the test walks away");
+        });
+      }
+      ADD_FAILURE() << "the abandoned request finished";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), by_deadline ? ErrorCode::kDeadlineExceeded : ErrorCode::kCancelled)
+          << e.what();
+    }
+    // Wait for a heartbeat showing the replica idle (they come every second).
+    v1::ServerStats stats;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    do {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      stats = client.server_stats();
+    } while (Clock::now() < deadline &&
+             (stats.replicas(0).running() != 0 || stats.replicas(0).cache_usage() != 0));
+    ASSERT_EQ(stats.replicas_size(), 1);
+    EXPECT_EQ(stats.in_flight(), 0);
+    EXPECT_EQ(stats.replicas(0).outstanding_requests(), 0);
+    EXPECT_EQ(stats.replicas(0).running(), 0);
+    EXPECT_EQ(stats.replicas(0).waiting(), 0);
+    EXPECT_EQ(stats.replicas(0).cache_usage(), 0.0);
+    // Stopped early: far fewer tokens than asked for were ever generated.
+    const int64_t generated = stats.replicas(0).generated_tokens() - generated_before;
+    EXPECT_LT(generated, kLong / 2) << "received " << received;
+    generated_before = stats.replicas(0).generated_tokens();
+  }
+  EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
+}
+
+}  // namespace
+}  // namespace mlaserve::rpc
