@@ -1,7 +1,8 @@
 """A Python client of `mlaserve serve`, written the way a user would with plain grpcio and
 protoc-generated messages (no grpc_tools): one reference case streamed through Generate must give
 DeepSeek's greedy tokens, exactly what `mlaserve generate` gives, logprobs within 1e-4;
-grpc.health.v1 says SERVING; a bad request gets INVALID_ARGUMENT; SIGTERM exits 0.
+grpc.health.v1 says SERVING; server reflection lists and describes the services (what grpcurl
+needs); a bad request gets INVALID_ARGUMENT; SIGTERM exits 0.
 
 usage: serve_client_test.py --mlaserve BIN --stubs DIR --model DIR [serve flags...]
 """
@@ -25,6 +26,7 @@ def main():
     sys.path.insert(0, args.stubs)
     import health_pb2  # noqa: E402 (generated at build time)
     import inference_pb2  # noqa: E402
+    import reflection_pb2  # noqa: E402
 
     case = json.load(open(args.model + "/cases.json"))["cases"][3]
     server = subprocess.Popen(
@@ -36,6 +38,7 @@ def main():
         channel = grpc.insecure_channel(address)
         grpc.channel_ready_future(channel).result(timeout=10)
         check_health(channel, health_pb2)
+        check_reflection(channel, reflection_pb2)
         tokens, logprobs, last = generate(channel, inference_pb2, case["prompt"])
         assert tokens == case["greedy_tokens"], (tokens, case["greedy_tokens"])
         assert last.finish_reason == "length", last
@@ -61,7 +64,7 @@ def main():
     if server.returncode != 0:
         sys.stderr.write(err)
         raise AssertionError(f"serve exited with {server.returncode} after SIGTERM")
-    print("ok: tokens, logprobs, health, INVALID_ARGUMENT, SIGTERM")
+    print("ok: tokens, logprobs, health, reflection, INVALID_ARGUMENT, SIGTERM")
 
 
 def wait_ready(server, deadline_s):
@@ -85,6 +88,27 @@ def check_health(channel, health_pb2):
     for service in ("", "mlaserve.v1.Inference"):
         status = check(health_pb2.HealthCheckRequest(service=service), timeout=10).status
         assert status == health_pb2.HealthCheckResponse.SERVING, (service, status)
+
+
+def check_reflection(channel, reflection_pb2):
+    from google.protobuf import descriptor_pb2
+    info = channel.stream_stream(
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+    requests = [reflection_pb2.ServerReflectionRequest(list_services=""),
+                reflection_pb2.ServerReflectionRequest(
+                    file_containing_symbol="mlaserve.v1.Inference")]
+    listed, described = list(info(iter(requests), timeout=10))
+    names = {s.name for s in listed.list_services_response.service}
+    for service in ("mlaserve.v1.Inference", "grpc.health.v1.Health"):
+        assert service in names, names
+    files = [descriptor_pb2.FileDescriptorProto.FromString(b)
+             for b in described.file_descriptor_response.file_descriptor_proto]
+    methods = {m.name: m for f in files if f.package == "mlaserve.v1"
+               for s in f.service if s.name == "Inference" for m in s.method}
+    assert methods["Generate"].server_streaming, methods
+    assert "GetModelInfo" in methods, methods
 
 
 def generate(channel, inference_pb2, prompt):
