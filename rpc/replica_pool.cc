@@ -77,7 +77,7 @@ void ReplicaPool::deliver(int replica, const internal::RequestOutput& output) {
 void ReplicaPool::detach_locked(int replica, const std::string& why) {
   Replica& r = replicas_[replica];
   if (r.link == nullptr) return;
-  r.link.reset();
+  r.retired = std::move(r.link);
   r.lost = true;
   const Error error(ErrorCode::kUnavailable,
                     str_cat("replica ", replica, " went out of service (", why, ")"));
@@ -209,8 +209,10 @@ void ReplicaPool::shutdown_replicas() {
   std::vector<std::shared_ptr<ReplicaLink>> links;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const Replica& r : replicas_)
+    for (const Replica& r : replicas_) {
       if (r.link != nullptr) links.push_back(r.link);
+      if (r.retired != nullptr) links.push_back(r.retired);  // a closed stream refuses quietly
+    }
   }
   internal::CoordinatorMessage message;
   message.mutable_shutdown();

@@ -79,13 +79,16 @@ class ReplicaPool {
   bool draining() const;
   // True when nothing is in flight before `deadline`.
   bool wait_idle(std::chrono::steady_clock::time_point deadline);
-  void shutdown_replicas();  // every attached leader gets Shutdown
+  void shutdown_replicas();  // every leader still connected gets Shutdown
   const PoolOptions& options() const { return options_; }
 
  private:
   struct Replica {
     std::shared_ptr<ReplicaLink> link;  // null until attached, and after detach
     bool lost = false;                  // detached once: never back in service
+    // A lost replica's stream, if it is still open (its leader went silent): it still gets
+    // Shutdown, so a leader that wakes up exits cleanly.
+    std::shared_ptr<ReplicaLink> retired;
     std::chrono::steady_clock::time_point last_heard;
     int64_t outstanding_requests = 0, outstanding_work = 0;
     int64_t running = 0, waiting = 0;

@@ -1,11 +1,15 @@
-// The coordinator's admission, cancellation and deadlines, against the real `mlaserve serve`
-// (tiny-v2 on loopback): every request ends with a finish reason or an error status, nothing is
-// lost; requests beyond --max-queued-requests get RESOURCE_EXHAUSTED at once; a cancelled or
-// timed-out request frees its cache blocks on the leader at once.
+// The coordinator's admission, cancellation, deadlines and replica health, against the real
+// `mlaserve serve` (tiny-v2 on loopback): every request ends with a finish reason or an error
+// status, nothing is lost; requests beyond --max-queued-requests get RESOURCE_EXHAUSTED at once;
+// a cancelled or timed-out request frees its cache blocks on the leader at once; a silent
+// replica is taken out of service (UNAVAILABLE).
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,6 +143,90 @@ TEST(Coordinator, CancelledAndTimedOutRequestsAreAbortedOnTheLeader) {
     EXPECT_LT(generated, kLong / 2) << "received " << received;
     generated_before = stats.replicas(0).generated_tokens();
   }
+  EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
+}
+
+// tiny-v2 caches 3 layers x (64 + 16) f32 values = 960 bytes a token: a 61440-byte budget is
+// one block of 64 tokens. A request needing more can never run: RESOURCE_EXHAUSTED naming the
+// blocks, and the replica goes on serving requests that fit.
+TEST(Coordinator, RequestLargerThanTheWholeCacheGetsResourceExhausted) {
+  ServeProcess server({"--model", model(), "--kv-cache-memory", "61440"});
+  ASSERT_TRUE(server.ready());
+  InferenceClient client(server.address(), std::chrono::seconds(10));
+  try {
+    client.generate(request(1, 100), [](const v1::GenerateResponse&) {});
+    ADD_FAILURE() << "a request needing 2 blocks ran in a 1-block cache";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kResourceExhausted) << e.what();
+    EXPECT_NE(std::string(e.what()).find("block"), std::string::npos) << e.what();
+  }
+  int64_t tokens = 0;
+  client.generate(request(1, 50),
+                  [&](const v1::GenerateResponse& r) { tokens += r.tokens_size(); });
+  EXPECT_EQ(tokens, 50);
+  EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
+}
+
+// The leader pid `serve` logged for `replica`.
+pid_t leader_pid(const ServeProcess& server, int replica) {
+  const std::regex registered("replica " + std::to_string(replica) +
+                              " registered \\(leader pid ([0-9]+)");
+  std::smatch m;
+  const std::string log = server.log();
+  return std::regex_search(log, m, registered) ? std::stoi(m[1]) : -1;
+}
+
+// A leader that hangs (SIGSTOP: alive, stream open, silent) is taken out of service after
+// --heartbeat-timeout: its request in flight fails with UNAVAILABLE, new requests go to the
+// other replica, and with no replica left they get UNAVAILABLE at once. Woken up again, the
+// leaders still get Shutdown, so the server drains and exits 0.
+TEST(Coordinator, SilentReplicasAreTakenOutOfService) {
+  ServeProcess server({"--model", model(), "--replicas", "2", "--heartbeat-timeout", "2"});
+  ASSERT_TRUE(server.ready());
+  const pid_t leader0 = leader_pid(server, 0), leader1 = leader_pid(server, 1);
+  ASSERT_GT(leader0, 0) << server.log();
+  ASSERT_GT(leader1, 0) << server.log();
+  InferenceClient client(server.address(), std::chrono::seconds(10));
+
+  // Both replicas idle: the first request goes to replica 0 (ties go to the lower index).
+  std::atomic<int64_t> received{0};
+  std::optional<ErrorCode> failure;
+  std::thread in_flight([&] {
+    try {
+      client.generate(request(1, 2500), [&](const v1::GenerateResponse& r) {
+        received += r.tokens_size();
+      });
+    } catch (const Error& e) {
+      failure = e.code();
+    }
+  });
+  const auto first = Clock::now() + std::chrono::seconds(30);
+  while (received == 0 && Clock::now() < first)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(kill(leader0, SIGSTOP), 0);
+  in_flight.join();
+  EXPECT_EQ(failure, ErrorCode::kUnavailable);
+  EXPECT_LT(received, 2500);
+
+  // Replica 1 serves the next request.
+  int64_t tokens = 0;
+  client.generate(request(2, 16),
+                  [&](const v1::GenerateResponse& r) { tokens += r.tokens_size(); });
+  EXPECT_EQ(tokens, 16);
+  EXPECT_EQ(client.model_info().healthy_replicas(), 1);
+
+  ASSERT_EQ(kill(leader1, SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  try {
+    client.generate(request(3, 16), [](const v1::GenerateResponse&) {});
+    ADD_FAILURE() << "served with no healthy replica";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no healthy replica"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(client.model_info().healthy_replicas(), 0);
+  kill(leader0, SIGCONT);
+  kill(leader1, SIGCONT);
   EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
 }
 
