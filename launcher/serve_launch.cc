@@ -11,8 +11,8 @@ void check_serve_layout(const ServeLayout& l) {
   MLA_ENSURE(l.node_rank >= 0 && l.node_rank < l.nnodes, kInvalidArgument,
              "--node-rank must be in [0, ", l.nnodes, "), got ", l.node_rank);
   MLA_ENSURE(l.replicas * l.tp % l.nnodes == 0, kInvalidArgument, "--replicas ", l.replicas,
-             " x --tp ", l.tp, " = ", l.replicas * l.tp, " workers do not split evenly over --nnodes ",
-             l.nnodes);
+             " x --tp ", l.tp, " = ", l.replicas * l.tp,
+             " workers do not split evenly over --nnodes ", l.nnodes);
 }
 
 std::vector<WorkerProcess> serve_workers(const ServeLayout& l, const ServeWorkerArgs& a) {

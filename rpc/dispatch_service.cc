@@ -49,7 +49,8 @@ class DispatchService final : public internal::Dispatch::Service {
     } catch (const Error& e) {
       return to_grpc_status(e);
     }
-    std::fprintf(stderr, "mlaserve: replica %d registered (leader pid %d, %lld cache blocks of %lld)\n",
+    std::fprintf(stderr,
+                 "mlaserve: replica %d registered (leader pid %d, %lld cache blocks of %lld)\n",
                  replica, reg.pid(), static_cast<long long>(reg.num_blocks()),
                  static_cast<long long>(reg.block_size()));
     if (on_register_) on_register_(replica);

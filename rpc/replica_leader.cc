@@ -101,10 +101,11 @@ void run_replica_leader(Engine& engine, const LeaderOptions& options) {
   auto last_beat = Clock::now() - options.heartbeat_interval;
   for (;;) {
     bool closed = false;
-    const auto wait = engine.has_unfinished() ? std::chrono::milliseconds(0)
-                                              : std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                    last_beat + options.heartbeat_interval -
-                                                    Clock::now());
+    // Busy: take what arrived and step again. Idle: sleep until a message or the next beat.
+    const auto wait = engine.has_unfinished()
+                          ? std::chrono::milliseconds(0)
+                          : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                last_beat + options.heartbeat_interval - Clock::now());
     bool shutdown = false;
     internal::WorkerMessage refusals;
     for (internal::CoordinatorMessage& m : inbox.take(wait, closed)) {

@@ -78,7 +78,8 @@ class SupervisedWorkers {
   bool done() const { return done_; }
   // True when every worker exited before `deadline`.
   bool wait(Clock::time_point deadline) {
-    while (!done_ && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (!done_ && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (done_) thread_.join();
     return done_;
   }

@@ -46,7 +46,8 @@ int run_worker_serve(const WorkerFlags& wf, const ServeJobFlags& sf, const Repli
     options.replica = rf.replica;
     options.num_blocks = config.num_blocks;
     options.block_size = config.block_size;
-    options.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(rf.heartbeat_s * 1000));
+    options.heartbeat_interval =
+        std::chrono::milliseconds(static_cast<int64_t>(rf.heartbeat_s * 1000));
     run_replica_leader(engine, options);
   } catch (const Error&) {
     // Release the followers so they exit at once rather than at their timeout; if the group is

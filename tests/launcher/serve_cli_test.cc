@@ -1,6 +1,7 @@
 // `mlaserve serve` + `mlaserve client` as real processes on loopback: every reference case comes
 // back, with one worker and with 2 replicas x tp 2 (ep 2), with exactly the tokens `mlaserve
-// generate` gives (and DeepSeek's reference), logprobs within 1e-4; bad requests get INVALID_ARGUMENT naming the field while the server keeps
+// generate` gives (and DeepSeek's reference), logprobs within 1e-4; two "nodes" share one
+// coordinator; bad requests get INVALID_ARGUMENT naming the field while the server keeps
 // serving; SIGTERM stops the server with exit code 0.
 #include <unistd.h>
 
@@ -119,6 +120,43 @@ TEST(ServeCli, ReferenceCasesMatchGenerateThenSigtermExitsZero) {
   }
 }
 
+// Two "nodes" on loopback: node 0 hosts the coordinator and replica 0, node 1 runs replica 1 and
+// reaches the coordinator through --coordinator. The reference cases come back right with both
+// replicas in service; when node 0 drains and stops, node 1's workers are shut down and it
+// exits 0 too.
+TEST(ServeCli, TwoNodesShareOneCoordinator) {
+  const int port = ServeProcess::free_port();
+  const std::string coordinator = "127.0.0.1:" + std::to_string(port);
+  const std::vector<std::string> common = {"--model", data("tiny-v2"), "--replicas", "2",
+                                           "--nnodes", "2"};
+  std::vector<std::string> node1 = common;
+  node1.insert(node1.end(), {"--node-rank", "1", "--coordinator", coordinator});
+  ServeProcess other(node1, {.port = 0, .wait_until_serving = false});
+  std::vector<std::string> node0 = common;
+  node0.insert(node0.end(), {"--node-rank", "0"});
+  ServeProcess server(node0, {.port = port});
+  ASSERT_TRUE(server.ready()) << other.log();
+  EXPECT_EQ(server.address(), coordinator);
+  const std::string prompts = write_prompts("tiny-v2");
+  std::vector<std::string> client = {"client", "--addr", coordinator, "--prompts-file", prompts};
+  client.insert(client.end(), kGreedy16.begin(), kGreedy16.end());
+  const auto served = run_cli(client);
+  ASSERT_EQ(served.exit_code, 0) << served.output;
+  const auto lines = json_lines(served.output);
+  const auto all = cases("tiny-v2")["cases"];
+  ASSERT_EQ(lines.size(), all.size()) << served.output;
+  for (size_t i = 0; i < all.size(); ++i)
+    EXPECT_EQ(lines[i]["tokens"], all[i]["greedy_tokens"]) << "case " << i;
+  const v1::ServerStats stats =
+      rpc::InferenceClient(coordinator, std::chrono::seconds(10)).server_stats();
+  ASSERT_EQ(stats.replicas_size(), 2);
+  EXPECT_TRUE(stats.replicas(0).healthy());
+  EXPECT_TRUE(stats.replicas(1).healthy());
+  EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
+  EXPECT_EQ(other.wait(std::chrono::seconds(60)), 0) << other.log();
+  std::filesystem::remove(prompts);
+}
+
 TEST(ServeCli, BadRequestsGetInvalidArgumentAndTheServerKeepsServing) {
   ServeProcess server({"--model", data("tiny-v2")});  // vocab 384, max_model_len 2560
   ASSERT_TRUE(server.ready());
@@ -214,6 +252,41 @@ TEST(ServeCli, BadRequestsGetInvalidArgumentAndTheServerKeepsServing) {
   const auto cli = run_cli({"client", "--addr", server.address(), "--prompt-ids", "5,400"});
   EXPECT_EQ(cli.exit_code, 2) << cli.output;
   EXPECT_NE(cli.output.find("outside the vocabulary"), std::string::npos) << cli.output;
+}
+
+// Bad flags are refused before a port is opened or a worker spawned: exit 2, the flag named.
+TEST(ServeCli, BadFlagsExitWithCode2BeforeStarting) {
+  const std::string model = data("tiny-v2");  // 8 heads, 16 routed experts
+  struct Case {
+    std::vector<std::string> args;
+    std::string needle;
+  };
+  const std::vector<Case> bad = {
+      {{"--model", model, "--tp", "3"}, "--tp 3"},
+      {{"--model", model, "--tp", "2", "--ep", "4"}, "--ep"},
+      {{"--model", model, "--replicas", "0"}, "--replicas"},
+      {{"--model", model, "--replicas", "3", "--nnodes", "2"}, "--nnodes"},
+      {{"--model", model, "--replicas", "2", "--nnodes", "2", "--node-rank", "1"}, "--coordinator"},
+      {{"--model", model, "--node-rank", "1"}, "--node-rank"},
+      {{"--model", model, "--device", "tpu"}, "--device"},
+      {{"--model", model, "--max-queued-requests", "0"}, "--max-queued-requests"},
+      {{"--model", model, "--kv-cache-memory", "12 parsecs"}, "--kv-cache-memory"},
+      {{"--model", model, "--dtype", "float16"}, "--dtype"},
+      {{"--model", data("nowhere")}, "nowhere"},
+  };
+  for (const Case& c : bad) {
+    std::vector<std::string> args = {"serve", "--port", "0"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << c.needle << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.needle << "\n" << r.output;
+    EXPECT_EQ(r.output.find("[launcher]"), std::string::npos) << "spawned workers:\n" << r.output;
+  }
+  // A client with no server behind its address: exit 1, the address named.
+  const auto r = run_cli({"client", "--addr", "127.0.0.1:1", "--prompt-ids", "5",
+                          "--connect-timeout", "0.5"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("127.0.0.1:1"), std::string::npos) << r.output;
 }
 
 }  // namespace

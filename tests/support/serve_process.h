@@ -1,11 +1,14 @@
 #pragma once
-// Test-only: the real `mlaserve serve` as a child process on a free loopback port. The
-// constructor returns once the server printed "serving ... on HOST:PORT" (every replica loaded),
-// or fails the test at the deadline with what the server logged. The destructor stops it with
+// Test-only: the real `mlaserve serve` as a child process on loopback. The constructor returns
+// once the server printed "serving ... on HOST:PORT" (every replica loaded), or fails the test at
+// the deadline with what the server logged. The destructor stops it with
 // SIGTERM and, past a deadline, SIGKILL.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,13 +26,19 @@ namespace mlaserve::testing {
 
 class ServeProcess {
  public:
-  // `args` follow `mlaserve serve`; --port 0 and --host 127.0.0.1 are added.
-  explicit ServeProcess(const std::vector<std::string>& args,
-                        std::chrono::seconds ready_within = std::chrono::seconds(120)) {
+  struct Options {
+    int port = 0;  // 0: a free one
+    // Nodes other than 0 of a multi-node server host no coordinator and never print the line.
+    bool wait_until_serving = true;
+    std::chrono::seconds ready_within{120};
+  };
+  // `args` follow `mlaserve serve`; --host 127.0.0.1 and --port are added.
+  explicit ServeProcess(const std::vector<std::string>& args) : ServeProcess(args, Options{}) {}
+  ServeProcess(const std::vector<std::string>& args, const Options& options) {
     log_path_ = ::testing::TempDir() + "mlaserve_serve_" + std::to_string(getpid()) + "_" +
                 std::to_string(counter()++) + ".log";
     std::vector<std::string> argv = {MLASERVE_BINARY, "serve", "--host", "127.0.0.1", "--port",
-                                     "0"};
+                                     std::to_string(options.port)};
     argv.insert(argv.end(), args.begin(), args.end());
     int out[2];
     if (pipe(out) != 0) return;
@@ -47,7 +56,8 @@ class ServeProcess {
     }
     close(out[1]);
     stdout_fd_ = out[0];
-    const auto deadline = std::chrono::steady_clock::now() + ready_within;
+    if (!options.wait_until_serving) return;
+    const auto deadline = std::chrono::steady_clock::now() + options.ready_within;
     const std::regex serving("serving .* on ([0-9.]+:[0-9]+)");
     while (std::chrono::steady_clock::now() < deadline) {
       pollfd p{stdout_fd_, POLLIN, 0};
@@ -101,6 +111,18 @@ class ServeProcess {
     }
     exit_status_ = status;
     return exit_code();
+  }
+  // A port nothing listens on now (bound and released: a test's best guess for a fixed port).
+  static int free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
   }
   int exit_code() const {
     return exit_status_ >= 0 && WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
