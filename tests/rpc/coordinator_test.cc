@@ -146,6 +146,49 @@ TEST(Coordinator, CancelledAndTimedOutRequestsAreAbortedOnTheLeader) {
   EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
 }
 
+// SIGTERM while a request streams: it runs to its end, a request arriving during the drain gets
+// UNAVAILABLE, and the server exits 0 afterwards.
+TEST(Coordinator, SigtermDrainsTheRequestsInFlight) {
+  ServeProcess server({"--model", model()});
+  ASSERT_TRUE(server.ready());
+  InferenceClient client(server.address(), std::chrono::seconds(10));
+  constexpr int64_t kTokens = 2000;
+  std::atomic<int64_t> received{0};
+  std::string reason;
+  std::optional<ErrorCode> failure;
+  std::thread in_flight([&] {
+    try {
+      client.generate(request(1, kTokens), [&](const v1::GenerateResponse& r) {
+        received += r.tokens_size();
+        if (!r.finish_reason().empty()) reason = r.finish_reason();
+      });
+    } catch (const Error& e) {
+      failure = e.code();
+    }
+  });
+  const auto first = Clock::now() + std::chrono::seconds(30);
+  while (received == 0 && Clock::now() < first)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+  // Wait for the drain to begin (the server logs it), then knock.
+  const auto logged = Clock::now() + std::chrono::seconds(10);
+  while (server.log().find("draining") == std::string::npos && Clock::now() < logged)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  bool refused = false;
+  try {
+    client.generate(request(2, 4), [](const v1::GenerateResponse&) {});
+  } catch (const Error& e) {
+    refused = e.code() == ErrorCode::kUnavailable;
+    EXPECT_NE(std::string(e.what()).find("shutting down"), std::string::npos) << e.what();
+  }
+  in_flight.join();
+  EXPECT_FALSE(failure.has_value());
+  EXPECT_EQ(received, kTokens);
+  EXPECT_EQ(reason, "length");
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(server.wait(std::chrono::seconds(60)), 0) << server.log();
+}
+
 // tiny-v2 caches 3 layers x (64 + 16) f32 values = 960 bytes a token: a 61440-byte budget is
 // one block of 64 tokens. A request needing more can never run: RESOURCE_EXHAUSTED naming the
 // blocks, and the replica goes on serving requests that fit.
