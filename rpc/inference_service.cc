@@ -6,6 +6,7 @@
 
 #include "rpc/proto/inference.grpc.pb.h"
 #include "rpc/status_mapping.h"
+#include "runtime/core/logging.h"
 
 namespace mlaserve::rpc {
 namespace {
@@ -25,6 +26,20 @@ void append_tokens(const internal::RequestOutput& out, v1::GenerateResponse& res
       if (top.token_id() == out.new_tokens(i)) token->set_logprob(top.logprob());
     }
   }
+}
+
+// Every ending is logged at debug level with the client's request id; the ones that are not the
+// client's doing (a replica lost, a bug) at warning level.
+grpc::Status ended(const v1::GenerateRequest& request, const ReplicaPool::Admitted& admitted,
+                   int64_t tokens, const grpc::Status& status, const std::string& reason) {
+  const bool ours = !status.ok() && (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                                     status.error_code() == grpc::StatusCode::INTERNAL);
+  const LogLevel level = ours ? LogLevel::kWarning : LogLevel::kDebug;
+  if (log_enabled(level))
+    LogLine(level) << "request '" << request.request_id() << "' (#" << admitted.id
+                   << ", replica " << admitted.replica << "): " << tokens << " tokens, "
+                   << (status.ok() ? reason : status.error_message());
+  return status;
 }
 
 class InferenceService final : public v1::Inference::Service {
@@ -58,21 +73,26 @@ class InferenceService final : public v1::Inference::Service {
       if (response.tokens_size() > 0 || finished) {
         if (!writer->Write(response)) {
           pool_.abort(admitted.id);
-          return to_grpc_status(Error(ErrorCode::kCancelled, "the client closed the stream"));
+          return ended(*request, admitted, completion_tokens,
+                       to_grpc_status(Error(ErrorCode::kCancelled, "the client closed the stream")),
+                       "");
         }
       }
-      if (finished) return grpc::Status::OK;
+      if (finished)
+        return ended(*request, admitted, completion_tokens, grpc::Status::OK,
+                     response.finish_reason());
       if (news.failure) {
         pool_.forget(admitted.id);
-        return to_grpc_status(*news.failure);
+        return ended(*request, admitted, completion_tokens, to_grpc_status(*news.failure), "");
       }
       if (context->IsCancelled()) {
         pool_.abort(admitted.id);
-        if (std::chrono::system_clock::now() >= context->deadline())
-          return to_grpc_status(Error(ErrorCode::kDeadlineExceeded,
-                                      str_cat("deadline passed after ", completion_tokens,
-                                              " generated tokens")));
-        return to_grpc_status(Error(ErrorCode::kCancelled, "the client cancelled the request"));
+        const bool late = std::chrono::system_clock::now() >= context->deadline();
+        const Error error =
+            late ? Error(ErrorCode::kDeadlineExceeded,
+                         str_cat("deadline passed after ", completion_tokens, " generated tokens"))
+                 : Error(ErrorCode::kCancelled, "the client cancelled the request");
+        return ended(*request, admitted, completion_tokens, to_grpc_status(error), "");
       }
     }
   }
