@@ -1,4 +1,5 @@
-// `mlaserve bench decode`: CPU decode and prefill throughput of the forward pass, with the
+// `mlaserve bench decode` (and the `bench` command, whose `throughput` job is in
+// bench_throughput.cc): CPU decode and prefill throughput of the forward pass, with the
 // machine's own memory-bandwidth and sgemm figures measured in the same process, so the
 // "effective bandwidth" (weight bytes a step reads / step time) and achieved GFLOP/s can be read
 // against them. Both are counted by the ops (runtime/ops/work_count.h) from the shapes they ran.

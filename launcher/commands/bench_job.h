@@ -1,5 +1,5 @@
 #pragma once
-// The `bench decode` job: flags, and the timed loop run through a StepExecutor, so that
+// The `bench decode` and `bench throughput` jobs: flags, and the timed loop run through a StepExecutor, so that
 // `mlaserve bench decode --tp T` runs it on the leader of T workers (`mlaserve worker ... bench
 // decode`) while the followers mirror its steps.
 #include <cstdint>

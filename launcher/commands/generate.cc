@@ -1,5 +1,5 @@
-// `mlaserve generate`: offline generation on CPU for one prompt or a file of prompts (run
-// together as one ragged batch), greedy or sampled, with optional logits dumps and logprobs.
+// `mlaserve generate`: offline generation on CPU for one prompt or a file of prompts (all
+// submitted to the engine at once), greedy or sampled, with optional logits dumps and logprobs.
 // With --tp T > 1 (or --ep > 1) this process becomes the launcher: it checks the layout and the
 // prompts, then runs T workers (launcher/local_launch.h) and forwards rank 0's output.
 #include "CLI/CLI.hpp"

@@ -92,7 +92,7 @@ void add_generate_job_options(CLI::App& app, GenerateFlags& f) {
       ->required();
   auto* ids = cmd->add_option("--prompt-ids", f.prompt_ids, "Comma-separated token ids");
   auto* file = cmd->add_option("--prompts-file", f.prompts_file,
-                               "JSONL, one {\"prompt_ids\": [...]} per line; run as one batch");
+                               "JSONL, one {\"prompt_ids\": [...]} per line; all submitted at once");
   ids->excludes(file);
   cmd->add_option("--max-new-tokens", f.max_new_tokens, "Tokens to generate per prompt")
       ->capture_default_str();

@@ -68,19 +68,4 @@ GenerationRun generate(const DeepseekV2Model& model, const std::vector<Generatio
   return run;
 }
 
-std::vector<GenerationResult> generate(const DeepseekV2Model& model,
-                                       const std::vector<GenerationRequest>& requests,
-                                       DType cache_dtype) {
-  LocalStepExecutor local(model);
-  return generate(model, requests, cache_dtype, local);
-}
-
-std::vector<GenerationResult> generate(const DeepseekV2Model& model,
-                                       const std::vector<GenerationRequest>& requests,
-                                       DType cache_dtype, StepExecutor& executor) {
-  GenerateOptions options;
-  options.cache_dtype = cache_dtype;
-  return generate(model, requests, options, executor).results;
-}
-
 }  // namespace mlaserve

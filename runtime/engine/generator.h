@@ -61,11 +61,5 @@ EngineRequest engine_request(const GenerationRequest& request);
 // naming the request and field) before the executor sees anything.
 GenerationRun generate(const DeepseekV2Model& model, const std::vector<GenerationRequest>& requests,
                        const GenerateOptions& options, StepExecutor& executor);
-std::vector<GenerationResult> generate(const DeepseekV2Model& model,
-                                       const std::vector<GenerationRequest>& requests,
-                                       DType cache_dtype);
-std::vector<GenerationResult> generate(const DeepseekV2Model& model,
-                                       const std::vector<GenerationRequest>& requests,
-                                       DType cache_dtype, StepExecutor& executor);
 
 }  // namespace mlaserve

@@ -216,6 +216,21 @@ TEST(LaunchCli, EngineSettingsUnderTp2Ep2MatchOneProcessAndRankCachesAgree) {
   }
 }
 
+// The sampler runs on the leader from (seed, request index): the layout does not change the tokens.
+TEST(LaunchCli, SeededSamplingGivesTheSameTokensUnderTp2Ep2) {
+  const std::string args = "generate --model " + data("tiny-v2") + " --prompts-file " +
+                           reference_prompts_file("tiny-v2") +
+                           " --max-new-tokens 16 --ignore-eos --json --temperature 0.8 "
+                           "--top-k 40 --top-p 0.95 --seed 7";
+  const auto single = run_stdout(args);
+  ASSERT_EQ(single.exit_code, 0);
+  const auto tp = run_stdout(args + " --tp 2 --ep 2");
+  ASSERT_EQ(tp.exit_code, 0);
+  const auto want = json_lines(single.output), got = json_lines(tp.output);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i]["tokens"], want[i]["tokens"]) << i;
+}
+
 TEST(LaunchCli, StderrIsPrefixedByRank) {
   const auto r = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,2,3",
                           "--max-new-tokens", "2", "--tp", "2"});
