@@ -1,5 +1,8 @@
 #include "rpc/replica_pool.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "rpc/dispatch_messages.h"
 #include "rpc/routing.h"
 #include "rpc/status_mapping.h"

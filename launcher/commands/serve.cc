@@ -80,7 +80,7 @@ class SupervisedWorkers {
   bool wait(Clock::time_point deadline) {
     while (!done_ && Clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (done_) thread_.join();
+    if (done_ && thread_.joinable()) thread_.join();
     return done_;
   }
   const JobOutcome& outcome() const { return outcome_; }
