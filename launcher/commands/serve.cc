@@ -230,7 +230,8 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
                   "RESOURCE_EXHAUSTED")
       ->capture_default_str();
   cmd->add_option("--timeout", f->timeout_s,
-                  "Seconds for the workers' rendezvous and for every collective")
+                  "Seconds for the workers' rendezvous and every collective; tp > 1 followers "
+                  "wait for the next step with it, so keep it longer than any idle period")
       ->capture_default_str();
   cmd->add_option("--load-timeout", f->load_timeout_s,
                   "Seconds for every replica to load and register")

@@ -12,6 +12,9 @@ void add_serve_job_options(CLI::App& cmd, ServeJobFlags& f) {
   cmd.add_option("--dtype", f.dtype, "Activations and KV cache: float32 or bfloat16")
       ->capture_default_str();
   add_engine_options(cmd, f.engine);
+  // generate's default (enough for its known prompts) has no meaning for a server.
+  cmd.get_option("--kv-cache-memory")
+      ->description("Latent-cache budget per replica, e.g. 512MiB (default: 256MiB)");
 }
 
 std::vector<std::string> serve_job_args(const ServeJobFlags& f) {
