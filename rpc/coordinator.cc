@@ -64,6 +64,13 @@ std::unique_ptr<Coordinator> Coordinator::start(const CoordinatorOptions& option
   // but step outputs with top logprobs for many requests can be large: allow 64 MiB.
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
+  // A leader's machine that vanishes (no FIN, no RST) must break its Dispatch stream within
+  // seconds, not at TCP's retransmission timeout: ping every 10 s, give up 10 s later. Leaders
+  // ping us as often; accept that without counting it as abuse.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   impl->server = builder.BuildAndStart();
   MLA_ENSURE(impl->server != nullptr && impl->port > 0, kUnavailable, "cannot listen on ",
              address, " (in use, or not an address of this machine?)");

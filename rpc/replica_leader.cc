@@ -63,6 +63,9 @@ void run_replica_leader(Engine& engine, const LeaderOptions& options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
+  // A coordinator whose machine vanishes breaks the stream within ~20 s (coordinator.cc).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   auto channel = grpc::CreateCustomChannel(options.coordinator,
                                            grpc::InsecureChannelCredentials(), args);
   MLA_ENSURE(channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout),
