@@ -3,7 +3,10 @@
 // status, nothing is lost; requests beyond --max-queued-requests get RESOURCE_EXHAUSTED at once;
 // a cancelled or timed-out request frees its cache blocks on the leader at once; a silent
 // replica is taken out of service (UNAVAILABLE).
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -143,6 +146,44 @@ TEST(Coordinator, CancelledAndTimedOutRequestsAreAbortedOnTheLeader) {
     EXPECT_LT(generated, kLong / 2) << "received " << received;
     generated_before = stats.replicas(0).generated_tokens();
   }
+  EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
+}
+
+// A client process killed mid-stream (its connection simply drops) has its request aborted on
+// the leader like one that cancels.
+TEST(Coordinator, AClientKilledMidStreamHasItsRequestAborted) {
+  ServeProcess server({"--model", model()});
+  ASSERT_TRUE(server.ready());
+  InferenceClient client(server.address(), std::chrono::seconds(10));
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    execl(MLASERVE_BINARY, MLASERVE_BINARY, "client", "--addr", server.address().c_str(),
+          "--prompt-ids", "5,6,7,8", "--max-tokens", "2500", "--ignore-eos", nullptr);
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  // Kill it shortly after the coordinator admitted its request (in_flight is the coordinator's
+  // own count, current at once; the leader's figures lag by up to a heartbeat).
+  const auto admitted = Clock::now() + std::chrono::seconds(30);
+  while (client.server_stats().in_flight() == 0 && Clock::now() < admitted)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  v1::ServerStats stats;
+  const auto idle = Clock::now() + std::chrono::seconds(10);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stats = client.server_stats();
+  } while (Clock::now() < idle && (stats.in_flight() != 0 || stats.replicas(0).running() != 0 ||
+                                   stats.replicas(0).cache_usage() != 0));
+  EXPECT_EQ(stats.in_flight(), 0);
+  EXPECT_EQ(stats.replicas(0).running(), 0);
+  EXPECT_EQ(stats.replicas(0).cache_usage(), 0.0);
+  EXPECT_LT(stats.replicas(0).generated_tokens(), 2500 / 2);
   EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
 }
 
