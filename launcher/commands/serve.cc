@@ -178,6 +178,11 @@ int run_serve(const ServeFlags& f) {
   ServeLayout layout{f.tp, f.ep, f.replicas, f.nnodes, f.node_rank, f.device == "cuda"};
   MLA_ENSURE(f.device == "cpu" || f.device == "cuda", kInvalidArgument,
              "--device must be cpu or cuda, got ", f.device);
+  // The workers would each get their GPU (serve_launch.h), but the model's forward pass has no
+  // CUDA implementation yet: refuse rather than compute on the CPU behind the user's back.
+  MLA_ENSURE(f.device == "cpu", kUnimplemented,
+             "--device cuda: the model's forward pass runs on CPU only in this version "
+             "(docs/cuda.md); use --device cpu");
   check_serve_layout(layout);
   MLA_ENSURE(f.node_rank == 0 || !f.coordinator.empty(), kInvalidArgument,
              "--node-rank ", f.node_rank, " needs --coordinator HOST:PORT (node 0's address)");

@@ -282,6 +282,11 @@ TEST(ServeCli, BadFlagsExitWithCode2BeforeStarting) {
     EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.needle << "\n" << r.output;
     EXPECT_EQ(r.output.find("[launcher]"), std::string::npos) << "spawned workers:\n" << r.output;
   }
+  // --device cuda is refused until the model runs on CUDA (UNIMPLEMENTED: exit 1).
+  const auto cuda = run_cli({"serve", "--port", "0", "--model", model, "--device", "cuda"});
+  EXPECT_EQ(cuda.exit_code, 1) << cuda.output;
+  EXPECT_NE(cuda.output.find("--device cuda"), std::string::npos) << cuda.output;
+  EXPECT_EQ(cuda.output.find("[launcher]"), std::string::npos) << cuda.output;
   // A client with no server behind its address: exit 1, the address named.
   const auto r = run_cli({"client", "--addr", "127.0.0.1:1", "--prompt-ids", "5",
                           "--connect-timeout", "0.5"});
