@@ -36,7 +36,11 @@ done
 echo "demo: server ready at $addr"
 "$build/mlaserve" client --addr "$addr" --prompt-ids 17,923,4051,88,1200 --max-tokens 32 \
   --ignore-eos
-stop_server
 trap - EXIT
+kill -TERM "$server"
+code=0
+wait "$server" || code=$?
 echo "demo: server log:"
 cat "$log"
+echo "demo: the server drained and exited with code $code"
+exit "$code"
