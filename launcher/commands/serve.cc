@@ -49,13 +49,6 @@ std::chrono::milliseconds millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
-std::string self_executable() {
-  char path[4096];
-  const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-  MLA_ENSURE(n > 0, kInternal, "cannot read /proc/self/exe to re-execute the workers");
-  return std::string(path, n);
-}
-
 // Workers that will not exit are killed with us (they run with PR_SET_PDEATHSIG = SIGKILL).
 [[noreturn]] void abandon_workers(const char* why) {
   std::fprintf(stderr, "mlaserve: error: %s; exiting (the workers are killed with us)\n", why);
