@@ -1,4 +1,5 @@
-// `mlaserve bench decode`: CPU decode and prefill throughput of the forward pass, with the
+// `mlaserve bench decode` (and the `bench` command, whose `throughput` job is in
+// bench_throughput.cc): CPU decode and prefill throughput of the forward pass, with the
 // machine's own memory-bandwidth and sgemm figures measured in the same process, so the
 // "effective bandwidth" (weight bytes a step reads / step time) and achieved GFLOP/s can be read
 // against them. Both are counted by the ops (runtime/ops/work_count.h) from the shapes they ran.
@@ -250,6 +251,22 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
       ->capture_default_str();
   cmd->callback([flags, parallel, &action] {
     action = [flags, parallel] { return run_bench_decode(*flags, *parallel); };
+  });
+
+  auto throughput = std::make_shared<ThroughputFlags>();
+  CLI::App* tput = bench->add_subcommand(
+      "throughput", "Offline serving throughput of the engine on random prompts (like vLLM's)");
+  add_bench_throughput_options(*tput, *throughput);
+  tput->add_option("--tp", parallel->tp, "Tensor-parallel ranks (worker processes)")
+      ->capture_default_str();
+  tput->add_option("--ep", parallel->ep, "Expert-parallel size: 1 or --tp")->capture_default_str();
+  tput->add_option("--timeout", parallel->timeout_s,
+                   "With --tp: seconds for the workers' rendezvous and every collective")
+      ->capture_default_str();
+  tput->callback([throughput, parallel, &action] {
+    action = [throughput, parallel] {
+      return run_bench_throughput(*throughput, parallel->tp, parallel->ep, parallel->timeout_s);
+    };
   });
 }
 

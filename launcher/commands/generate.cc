@@ -1,5 +1,5 @@
-// `mlaserve generate`: offline generation on CPU for one prompt or a file of prompts (run
-// together as one ragged batch), greedy or sampled, with optional logits dumps and logprobs.
+// `mlaserve generate`: offline generation on CPU for one prompt or a file of prompts (all
+// submitted to the engine at once), greedy or sampled, with optional logits dumps and logprobs.
 // With --tp T > 1 (or --ep > 1) this process becomes the launcher: it checks the layout and the
 // prompts, then runs T workers (launcher/local_launch.h) and forwards rank 0's output.
 #include "CLI/CLI.hpp"
@@ -22,6 +22,7 @@ struct ParallelFlags {
 int run_generate(const GenerateFlags& f, const ParallelFlags& p) {
   // Bad input is reported before any model is loaded or any process is spawned.
   const DType dtype = generate_job_dtype(f);
+  generate_job_options(f);
   generate_job_requests(f);
   if (p.tp == 1 && p.ep == 1) {
     auto model = DeepseekV2Model::load(f.model, dtype);

@@ -92,7 +92,7 @@ void add_generate_job_options(CLI::App& app, GenerateFlags& f) {
       ->required();
   auto* ids = cmd->add_option("--prompt-ids", f.prompt_ids, "Comma-separated token ids");
   auto* file = cmd->add_option("--prompts-file", f.prompts_file,
-                               "JSONL, one {\"prompt_ids\": [...]} per line; run as one batch");
+                               "JSONL, one {\"prompt_ids\": [...]} per line; all submitted at once");
   ids->excludes(file);
   cmd->add_option("--max-new-tokens", f.max_new_tokens, "Tokens to generate per prompt")
       ->capture_default_str();
@@ -109,6 +109,11 @@ void add_generate_job_options(CLI::App& app, GenerateFlags& f) {
   cmd->add_flag("--json", f.json, "One JSON line per prompt");
   cmd->add_option("--dtype", f.dtype, "Activations and KV cache: float32 or bfloat16")
       ->capture_default_str();
+  add_engine_options(*cmd, f.engine);
+}
+
+GenerateOptions generate_job_options(const GenerateFlags& f) {
+  return engine_options(f.engine, generate_job_dtype(f));
 }
 
 std::vector<std::string> generate_job_args(const GenerateFlags& f) {
@@ -129,6 +134,8 @@ std::vector<std::string> generate_job_args(const GenerateFlags& f) {
   if (f.ignore_eos) a.push_back("--ignore-eos");
   if (!f.dump_logits.empty()) a.insert(a.end(), {"--dump-logits", f.dump_logits});
   if (f.json) a.push_back("--json");
+  const std::vector<std::string> engine = engine_args(f.engine);
+  a.insert(a.end(), engine.begin(), engine.end());
   return a;
 }
 
@@ -160,10 +167,26 @@ std::vector<GenerationRequest> generate_job_requests(const GenerateFlags& f) {
 }
 
 int run_generate_job(const GenerateFlags& f, const DeepseekV2Model& model,
-                     StepExecutor& executor) {
+                     StepExecutor& executor, uint64_t* cache_checksum) {
   const std::vector<GenerationRequest> requests = generate_job_requests(f);
-  const std::vector<GenerationResult> results =
-      generate(model, requests, generate_job_dtype(f), executor);
+  const GenerationRun run = generate(model, requests, generate_job_options(f), executor);
+  if (cache_checksum) *cache_checksum = run.cache_checksum;
+  const EngineStats& st = run.stats;
+  std::fprintf(stderr,
+               "engine: %lld cache blocks of %lld tokens, %llu steps, %llu preemptions, prefix "
+               "cache hits %llu/%llu blocks\n",
+               static_cast<long long>(run.num_blocks), static_cast<long long>(f.engine.block_size),
+               static_cast<unsigned long long>(st.steps),
+               static_cast<unsigned long long>(st.preemptions),
+               static_cast<unsigned long long>(st.blocks.prefix_hits),
+               static_cast<unsigned long long>(st.blocks.prefix_queries));
+  const std::vector<GenerationResult>& results = run.results;
+  int rc = 0;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (results[i].finish_reason == "error") {
+      std::fprintf(stderr, "error: %s\n", results[i].error.c_str());
+      rc = 2;  // the budget the user gave cannot hold this request
+    }
   if (!f.dump_logits.empty()) {
     std::filesystem::create_directories(f.dump_logits);
     for (size_t i = 0; i < results.size(); ++i)
@@ -191,7 +214,7 @@ int run_generate_job(const GenerateFlags& f, const DeepseekV2Model& model,
       std::printf("[%zu] %s (%s)\n", i, tokens.c_str(), r.finish_reason.c_str());
     }
   }
-  return 0;
+  return rc;
 }
 
 

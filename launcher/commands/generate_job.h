@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "launcher/commands/engine_flags.h"
 #include "runtime/engine/generator.h"
 
 namespace CLI {
@@ -28,6 +29,7 @@ struct GenerateFlags {
   std::string dump_logits;
   bool json = false;
   std::string dtype = "float32";
+  EngineFlags engine;
 };
 
 void add_generate_job_options(CLI::App& cmd, GenerateFlags& flags);
@@ -38,9 +40,12 @@ std::vector<std::string> generate_job_args(const GenerateFlags& flags);
 // Checks --dtype and the prompts (kInvalidArgument / kNotFound naming the flag or file line).
 DType generate_job_dtype(const GenerateFlags& flags);
 std::vector<GenerationRequest> generate_job_requests(const GenerateFlags& flags);
+// The engine settings the flags ask for (kInvalidArgument naming the flag).
+GenerateOptions generate_job_options(const GenerateFlags& flags);
 
 // Generates through `executor` and prints (stdout: one line per prompt; --dump-logits files).
+// `cache_checksum`, when given, receives the checksum of the cache after the last step.
 int run_generate_job(const GenerateFlags& flags, const DeepseekV2Model& model,
-                     StepExecutor& executor);
+                     StepExecutor& executor, uint64_t* cache_checksum = nullptr);
 
 }  // namespace mlaserve

@@ -1,5 +1,5 @@
-// `mlaserve worker [rank flags] generate [generate flags]` (or `bench decode [bench flags]`): one
-// rank of a TP job. Started by the launcher (generate --tp T, bench decode --tp T) or by a
+// `mlaserve worker [rank flags] generate [generate flags]` (or `bench decode|throughput [bench
+// flags]`): one rank of a TP job. Started by the launcher (generate / bench --tp T) or by a
 // cluster scheduler (srun / mpirun: rank from the env).
 // Rank 0 runs the job and prints exactly what single-process generate prints; the other ranks
 // follow its step plans and print nothing on stdout.
@@ -37,9 +37,18 @@ int lead(LeaderStepExecutor& leader, Job&& job) {
   return rc;
 }
 
+// "kv cache checksum rank R: HEX" on stderr: every rank of a job prints one at the end, and they
+// must agree (the followers mirror the leader's block tables; tests compare them).
+void print_cache_checksum(int rank, uint64_t checksum) {
+  std::fprintf(stderr, "kv cache checksum rank %d: %016llx\n", rank,
+               static_cast<unsigned long long>(checksum));
+}
+
 int follow(const DeepseekV2Model& model, WorkerSession& s, const FollowerStepObserver& observer) {
-  const int64_t steps = run_follower(model, *s.control, /*root=*/0, observer);
+  uint64_t checksum = 0;
+  const int64_t steps = run_follower(model, *s.control, /*root=*/0, observer, &checksum);
   std::fprintf(stderr, "follower done after %lld forward steps\n", static_cast<long long>(steps));
+  print_cache_checksum(s.world.rank(), checksum);
   return 0;
 }
 
@@ -49,7 +58,10 @@ int run_worker_generate(const WorkerFlags& wf, const GenerateFlags& gf) {
   auto model = load_model_for_rank(gf.model, dtype, s.world, *s.tp_group);
   if (!s.world.is_leader()) return follow(*model, s, {});
   LeaderStepExecutor leader(*model, *s.control);
-  return lead(leader, [&] { return run_generate_job(gf, *model, leader); });
+  uint64_t checksum = 0;
+  const int rc = lead(leader, [&] { return run_generate_job(gf, *model, leader, &checksum); });
+  print_cache_checksum(s.world.rank(), checksum);
+  return rc;
 }
 
 int run_worker_bench_decode(const WorkerFlags& wf, const BenchFlags& bf) {
@@ -77,6 +89,15 @@ int run_worker_bench_decode(const WorkerFlags& wf, const BenchFlags& bf) {
   return 0;
 }
 
+int run_worker_bench_throughput(const WorkerFlags& wf, const ThroughputFlags& tf) {
+  const DType dtype = bench_throughput_dtype(tf);
+  WorkerSession s = join_world(wf);
+  auto model = load_model_for_rank(tf.model, dtype, s.world, *s.tp_group);
+  if (!s.world.is_leader()) return follow(*model, s, {});
+  LeaderStepExecutor leader(*model, *s.control);
+  return lead(leader, [&] { return run_bench_throughput_job(tf, *model, leader); });
+}
+
 }  // namespace
 
 void add_worker_command(CLI::App& app, std::function<int()>& action) {
@@ -96,6 +117,11 @@ void add_worker_command(CLI::App& app, std::function<int()>& action) {
   add_bench_decode_options(*decode, *bf);
   decode->callback(
       [wf, bf, &action] { action = [wf, bf] { return run_worker_bench_decode(*wf, *bf); }; });
+  auto tf = std::make_shared<ThroughputFlags>();
+  CLI::App* throughput = bench->add_subcommand("throughput", "The bench throughput job");
+  add_bench_throughput_options(*throughput, *tf);
+  throughput->callback(
+      [wf, tf, &action] { action = [wf, tf] { return run_worker_bench_throughput(*wf, *tf); }; });
 }
 
 }  // namespace mlaserve

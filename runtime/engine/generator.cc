@@ -1,97 +1,71 @@
 #include "runtime/engine/generator.h"
 
 #include "runtime/core/error.h"
-#include "runtime/model/kv_cache.h"
+#include "runtime/engine/cache_budget.h"
 
 namespace mlaserve {
-namespace {
 
-void validate(const ModelConfig& c, const GenerationRequest& r, size_t index) {
-  MLA_ENSURE(!r.prompt.empty(), kInvalidArgument, "request ", index, ": the prompt is empty");
-  for (size_t i = 0; i < r.prompt.size(); ++i)
-    MLA_ENSURE(r.prompt[i] >= 0 && r.prompt[i] < c.vocab_size, kInvalidArgument, "request ",
-               index, ": prompt token ", i, " = ", r.prompt[i], " is outside the vocabulary [0, ",
-               c.vocab_size, ")");
-  MLA_ENSURE(r.max_new_tokens >= 1, kInvalidArgument, "request ", index,
-             ": max_new_tokens must be >= 1, got ", r.max_new_tokens);
-  const int64_t total = static_cast<int64_t>(r.prompt.size()) + r.max_new_tokens;
-  MLA_ENSURE(total <= c.max_position_embeddings, kInvalidArgument, "request ", index,
-             ": prompt (", r.prompt.size(), " tokens) + max_new_tokens (", r.max_new_tokens,
-             ") = ", total, " exceeds max_position_embeddings = ", c.max_position_embeddings);
-  MLA_ENSURE(r.top_logprobs >= 0, kInvalidArgument, "request ", index,
-             ": top_logprobs must be >= 0, got ", r.top_logprobs);
-  try {
-    r.sampling.validate();
-  } catch (const Error& e) {
-    fail(e.code(), "request ", index, ": ", e.what());
+EngineConfig engine_config(const ModelConfig& model, const GenerateOptions& options,
+                           const std::vector<GenerationRequest>& requests) {
+  MLA_ENSURE(options.block_size >= 1, kInvalidArgument, "--block-size must be >= 1, got ",
+             options.block_size);
+  MLA_ENSURE(options.kv_cache_bytes >= 0, kInvalidArgument,
+             "--kv-cache-memory must be >= 0 (0 = enough for every request), got ",
+             options.kv_cache_bytes);
+  options.scheduler.validate();
+  EngineConfig config;
+  config.block_size = options.block_size;
+  config.cache_dtype = options.cache_dtype;
+  config.prefix_caching = options.prefix_caching;
+  config.scheduler = options.scheduler;
+  if (options.kv_cache_bytes > 0) {
+    config.num_blocks = blocks_for_budget(model, options.cache_dtype, options.block_size,
+                                          options.kv_cache_bytes);
+  } else {
+    for (const auto& r : requests)
+      config.num_blocks += (static_cast<int64_t>(r.prompt.size()) + r.max_new_tokens +
+                            options.block_size - 1) / options.block_size;
   }
+  return config;
 }
 
-}  // namespace
-
-std::vector<GenerationResult> generate(const DeepseekV2Model& model,
-                                       const std::vector<GenerationRequest>& requests,
-                                       DType cache_dtype) {
-  LocalStepExecutor local(model);
-  return generate(model, requests, cache_dtype, local);
+EngineRequest engine_request(const GenerationRequest& g) {
+  EngineRequest r;
+  r.prompt = g.prompt;
+  r.sampling = g.sampling;
+  r.max_tokens = g.max_new_tokens;
+  r.stop_token_ids = g.stop_token_ids;
+  r.ignore_eos = g.ignore_eos;
+  r.top_logprobs = g.top_logprobs;
+  r.keep_logits = g.keep_logits;
+  return r;
 }
 
-std::vector<GenerationResult> generate(const DeepseekV2Model& model,
-                                       const std::vector<GenerationRequest>& requests,
-                                       DType cache_dtype, StepExecutor& executor) {
-  const ModelConfig& c = model.config();
+GenerationRun generate(const DeepseekV2Model& model, const std::vector<GenerationRequest>& requests,
+                       const GenerateOptions& options, StepExecutor& executor) {
   MLA_ENSURE(!requests.empty(), kInvalidArgument, "generate: no requests");
-  for (size_t i = 0; i < requests.size(); ++i) validate(c, requests[i], i);
-
-  const int64_t block_size = KvCache::kDefaultBlockSize;
-  int64_t blocks = 0;
-  for (const auto& r : requests)
-    blocks += (static_cast<int64_t>(r.prompt.size()) + r.max_new_tokens + block_size - 1) / block_size;
-  KvCache cache(c, blocks, block_size, cache_dtype);
-  executor.setup_cache(cache);
-
-  const size_t n = requests.size();
-  std::vector<GenerationResult> results(n);
-  std::vector<Sampler> samplers;
-  std::vector<std::vector<int32_t>> tables(n);
-  std::vector<int64_t> pos(n, 0);
-  std::vector<bool> done(n, false);
-  for (size_t i = 0; i < n; ++i) samplers.emplace_back(requests[i].sampling, i);
-
-  std::vector<std::vector<int64_t>> feed(n);
-  for (size_t i = 0; i < n; ++i) feed[i] = requests[i].prompt;
-  while (true) {
-    ForwardBatch batch;
-    std::vector<size_t> active;
-    for (size_t i = 0; i < n; ++i) {
-      if (done[i]) continue;
-      cache.reserve(tables[i], pos[i] + static_cast<int64_t>(feed[i].size()));
-      batch.sequences.push_back({feed[i], pos[i], &tables[i]});
-      active.push_back(i);
-    }
-    if (active.empty()) break;
-    Tensor logits = executor.forward(batch, cache);  // [active, vocab]
-    for (size_t a = 0; a < active.size(); ++a) {
-      const size_t i = active[a];
-      const GenerationRequest& r = requests[i];
-      GenerationResult& out = results[i];
-      const float* row = logits.data<float>() + static_cast<int64_t>(a) * c.vocab_size;
-      const int64_t token = samplers[i].sample(row, c.vocab_size);
-      out.tokens.push_back(token);
-      if (r.top_logprobs > 0) out.top_logprobs.push_back(top_logprobs(row, c.vocab_size, r.top_logprobs));
-      if (r.keep_logits) out.logits.emplace_back(row, row + c.vocab_size);
-      pos[i] += static_cast<int64_t>(feed[i].size());
-      feed[i] = {token};
-      if (token == c.eos_token_id && !r.ignore_eos) {
-        out.finish_reason = "stop";
-        done[i] = true;
-      } else if (static_cast<int64_t>(out.tokens.size()) >= r.max_new_tokens) {
-        out.finish_reason = "length";
-        done[i] = true;
+  const EngineConfig config = engine_config(model.config(), options, requests);
+  Engine engine(model, executor, config);
+  for (size_t i = 0; i < requests.size(); ++i)
+    engine.add_request(static_cast<RequestId>(i), engine_request(requests[i]));
+  GenerationRun run;
+  run.num_blocks = config.num_blocks;
+  run.results.resize(requests.size());
+  while (engine.has_unfinished()) {
+    for (RequestOutput& out : engine.step()) {
+      GenerationResult& res = run.results[out.id];
+      res.tokens.insert(res.tokens.end(), out.new_tokens.begin(), out.new_tokens.end());
+      for (auto& t : out.top_logprobs) res.top_logprobs.push_back(std::move(t));
+      for (auto& l : out.logits) res.logits.push_back(std::move(l));
+      if (out.finished) {
+        res.finish_reason = out.finish_reason;
+        res.error = out.error;
       }
     }
   }
-  return results;
+  run.stats = engine.stats();
+  run.cache_checksum = engine.cache().checksum();
+  return run;
 }
 
 }  // namespace mlaserve

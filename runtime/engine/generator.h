@@ -1,12 +1,13 @@
 #pragma once
-// Offline batch generation: every request's prompt is prefilled in one ragged step, then all
-// unfinished requests decode together, one token per step. (The continuous-batching scheduler
-// with paged allocation and preemption replaces this loop for serving.)
+// Offline batch generation through the Engine: every request is submitted at once, then the
+// engine steps (continuous batching, chunked prefill, prefix caching, preemption) until all are
+// done. `mlaserve generate` and `bench throughput` run this.
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "runtime/engine/engine.h"
 #include "runtime/engine/sampler.h"
 #include "runtime/engine/step_executor.h"
 #include "runtime/model/deepseek_v2.h"
@@ -20,25 +21,45 @@ struct GenerationRequest {
   bool ignore_eos = false;
   int64_t top_logprobs = 0;  // per generated token, the k most likely tokens and logprobs
   bool keep_logits = false;  // keep the logits row that chose every generated token
+  std::vector<int64_t> stop_token_ids;
 };
 
 struct GenerationResult {
   std::vector<int64_t> tokens;
-  std::string finish_reason;  // "length" or "stop" (eos generated; it is the last token)
+  // "length", "stop" (eos or a stop token generated; it is the last token), or "error" (the
+  // request can never fit in the cache; `error` says what it needs).
+  std::string finish_reason;
+  std::string error;
   std::vector<std::vector<std::pair<int64_t, float>>> top_logprobs;  // per generated token
   std::vector<std::vector<float>> logits;                            // per generated token
 };
 
-// Checks every request against the model (kInvalidArgument naming the request: empty prompt,
-// token id outside the vocabulary, prompt + max_new_tokens beyond max_position_embeddings, bad
-// sampling parameters), sizes a latent cache of `cache_dtype` for them and generates.
-std::vector<GenerationResult> generate(const DeepseekV2Model& model,
-                                       const std::vector<GenerationRequest>& requests,
-                                       DType cache_dtype);
-// The same, running every forward pass through `executor` (a TP leader's broadcasts the step
-// plan first). Requests are validated before the executor sees anything.
-std::vector<GenerationResult> generate(const DeepseekV2Model& model,
-                                       const std::vector<GenerationRequest>& requests,
-                                       DType cache_dtype, StepExecutor& executor);
+struct GenerateOptions {
+  DType cache_dtype = DType::kF32;
+  int64_t block_size = KvCache::kDefaultBlockSize;
+  // Latent-cache budget in bytes; 0: exactly enough blocks for every request at once (offline
+  // generation then never preempts).
+  int64_t kv_cache_bytes = 0;
+  bool prefix_caching = true;
+  SchedulerConfig scheduler;
+};
+
+struct GenerationRun {
+  std::vector<GenerationResult> results;  // in request order
+  EngineStats stats;
+  uint64_t cache_checksum = 0;  // of the leader's cache after the last step (KvCache::checksum)
+  int64_t num_blocks = 0;
+};
+
+// The engine settings `options` ask for; with no kv_cache_bytes, exactly enough blocks for all
+// `requests` at once. kInvalidArgument naming the flag.
+EngineConfig engine_config(const ModelConfig& model, const GenerateOptions& options,
+                           const std::vector<GenerationRequest>& requests);
+EngineRequest engine_request(const GenerationRequest& request);
+
+// Request i gets engine id i (its sampler stream). Requests are validated (kInvalidArgument
+// naming the request and field) before the executor sees anything.
+GenerationRun generate(const DeepseekV2Model& model, const std::vector<GenerationRequest>& requests,
+                       const GenerateOptions& options, StepExecutor& executor);
 
 }  // namespace mlaserve

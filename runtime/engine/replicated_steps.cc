@@ -62,13 +62,14 @@ void LeaderStepExecutor::stop() {
 }
 
 int64_t run_follower(const DeepseekV2Model& model, parallel::Communicator& control, int root,
-                     const FollowerStepObserver& observer) {
+                     const FollowerStepObserver& observer, uint64_t* cache_checksum) {
   std::unique_ptr<KvCache> cache;
   int64_t steps = 0;
   while (true) {
     const StepPlan plan = receive_step_plan(control, root);
     switch (plan.kind) {
       case StepKind::kStop:
+        if (cache_checksum) *cache_checksum = cache ? cache->checksum() : 0;
         return steps;
       case StepKind::kSetupCache:
         cache = std::make_unique<KvCache>(model.config(), plan.cache.num_blocks,

@@ -35,9 +35,11 @@ class LeaderStepExecutor final : public StepExecutor {
 using FollowerStepObserver = std::function<void(const StepPlan& plan, double seconds)>;
 
 // A follower's whole life: receive plan -> mirror it, until the leader (rank `root` of `control`)
-// sends stop. Returns the number of forward steps run. A forward before any setup-cache plan is
-// kFailedPrecondition; errors from the plan or the forward name this rank.
+// sends stop. Returns the number of forward steps run; `cache_checksum`, when given, receives
+// KvCache::checksum() of the follower's cache at the stop (0 if it never had one). A forward
+// before any setup-cache plan is kFailedPrecondition; errors from the plan or the forward name
+// this rank.
 int64_t run_follower(const DeepseekV2Model& model, parallel::Communicator& control, int root = 0,
-                     const FollowerStepObserver& observer = {});
+                     const FollowerStepObserver& observer = {}, uint64_t* cache_checksum = nullptr);
 
 }  // namespace mlaserve

@@ -1,5 +1,5 @@
 #pragma once
-// How generate() runs a forward pass. Single-process generation calls the model directly
+// How the Engine runs a forward pass. Single-process generation calls the model directly
 // (LocalStepExecutor); a TP leader first tells its followers what to run (LeaderStepExecutor in
 // replicated_steps.h), because the model's forward is a collective every rank must enter with
 // identical inputs.
@@ -11,7 +11,7 @@ namespace mlaserve {
 class StepExecutor {
  public:
   virtual ~StepExecutor() = default;
-  // The cache generate() allocated: followers build one of the same geometry.
+  // The cache the Engine allocated: followers build one of the same geometry.
   virtual void setup_cache(const KvCache& cache) = 0;
   // Logits [rows, vocab] f32 of `batch` (see DeepseekV2Model::forward).
   virtual Tensor forward(const ForwardBatch& batch, KvCache& cache) = 0;

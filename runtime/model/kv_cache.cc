@@ -1,6 +1,7 @@
 #include "runtime/model/kv_cache.h"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 
 #include "runtime/core/error.h"
@@ -25,6 +26,24 @@ const Tensor& KvCache::layer(int64_t index) const {
   MLA_ENSURE(index >= 0 && index < num_layers(), kOutOfRange, "kv cache: layer ", index,
              " outside [0, ", num_layers(), ")");
   return layers_[index];
+}
+
+uint64_t KvCache::checksum() const {
+  // FNV-1a over 8-byte words (then the tail bytes): fast enough for a check at shutdown.
+  uint64_t h = 0xcbf29ce484222325ull;
+  const auto mix = [&h](uint64_t word) { h = (h ^ word) * 0x100000001b3ull; };
+  for (const Tensor& t : layers_) {
+    const auto* bytes = static_cast<const unsigned char*>(t.raw_data());
+    const size_t n = t.nbytes();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t word;
+      std::memcpy(&word, bytes + i, 8);
+      mix(word);
+    }
+    for (; i < n; ++i) mix(bytes[i]);
+  }
+  return h;
 }
 
 void KvCache::reserve(std::vector<int32_t>& table, int64_t num_tokens) {

@@ -30,6 +30,9 @@ class KvCache {
   int64_t block_size() const { return block_size_; }
   int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
   DType dtype() const { return dtype_; }
+  // A 64-bit digest of every layer's bytes (used and unused blocks alike): TP ranks that mirrored
+  // the same step plans hold identical caches, so their checksums must agree.
+  uint64_t checksum() const;
 
   // Appends blocks to `table` until it covers `num_tokens` positions; kResourceExhausted (and
   // `table` unchanged) when the cache has too few free blocks.

@@ -177,6 +177,14 @@ TEST(GenerateCli, BadInputExitsWithCode2) {
       {"--prompts-file " + (dir / "missing.jsonl").string(), "missing.jsonl"},
       {"--prompt-ids 5 --top-p 0", "top_p"},
       {"--prompt-ids 5 --dtype float16", "dtype"},
+      {"--prompt-ids 5 --max-num-seqs 0", "--max-num-seqs"},
+      {"--prompt-ids 5 --max-num-batched-tokens 0", "--max-num-batched-tokens"},
+      {"--prompt-ids 5 --block-size 0", "--block-size"},
+      {"--prompt-ids 5 --kv-cache-memory 12X", "--kv-cache-memory"},
+      {"--prompt-ids 5 --kv-cache-memory 100", "--kv-cache-memory"},  // not one block
+      {"--prompt-ids 5 --kv-cache-fraction 2", "--kv-cache-fraction"},
+      // Fits no cache of 1 block of 64: the request ends with an error, the command exits 2.
+      {"--prompt-ids 5 --max-new-tokens 100 --kv-cache-memory 20480", "cache blocks"},
   };
   for (const auto& b : bad) {
     const RunResult r = run("generate" + model + " " + b.args);
@@ -186,6 +194,21 @@ TEST(GenerateCli, BadInputExitsWithCode2) {
   const RunResult no_model = run("generate --model " + (dir / "nowhere").string() + " --prompt-ids 5");
   EXPECT_EQ(no_model.exit_code, 2) << no_model.out;
   std::filesystem::remove_all(dir);
+}
+
+// tiny-lite: (kv_lora_rank 32 + rope 8) x 4 bytes x 2 layers = 320 bytes per token in f32.
+TEST(BenchThroughputCli, ReportsThroughputStepShareCacheBytesAndPeakMemory) {
+  const RunResult r = run("bench throughput --model " + data("tiny-lite") +
+                          " --num-prompts 12 --input-len 20 --output-len 8 --block-size 16");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (const char* needle :
+       {"requests/s", "output tokens/s", "decode, 1-16 running", "outside forward",
+        "= 320 bytes/token", "allocated 320.0 bytes/token slot (24 blocks",
+        "379.3 bytes/token with block rounding (32 slots for 27 cached tokens)", "VmHWM"})
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
+  const RunResult bad = run("bench throughput --model " + data("tiny-lite") + " --input-len 0");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--input-len"), std::string::npos) << bad.out;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // A leader and followers as threads joined by real Gloo (TCP on 127.0.0.1): generate() driven
 // through the step plan gives the same tokens as single-process generation, and followers run
-// exactly the leader's forward steps and return on stop.
+// exactly the leader's forward steps, end with caches identical to its own, and return on stop.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -28,13 +28,15 @@ std::vector<GenerationRequest> requests() {
 
 TEST(ReplicatedSteps, LeaderAndFollowersRunTheSamePlan) {
   auto model = DeepseekV2Model::load(std::string(MLASERVE_TEST_DATA_DIR) + "/tiny-lite");
-  const auto expected = generate(*model, requests(), DType::kF32);
+  LocalStepExecutor local(*model);
+  const GenerationRun expected = generate(*model, requests(), {}, local);
 
   const int size = 3;
   auto store = std::make_shared<parallel::MemoryStore>();
   std::vector<std::string> errors(size);
   std::vector<int64_t> follower_steps(size, -1);
-  std::vector<GenerationResult> got;
+  std::vector<uint64_t> checksums(size, 0);
+  GenerationRun got;
   std::vector<std::thread> threads;
   for (int r = 0; r < size; ++r)
     threads.emplace_back([&, r] {
@@ -42,11 +44,11 @@ TEST(ReplicatedSteps, LeaderAndFollowersRunTheSamePlan) {
         auto control = parallel::connect_gloo(store, r, size);
         if (r == 0) {
           LeaderStepExecutor leader(*model, *control);
-          got = generate(*model, requests(), DType::kF32, leader);
+          got = generate(*model, requests(), {}, leader);
           leader.stop();
           leader.stop();  // idempotent
         } else {
-          follower_steps[r] = run_follower(*model, *control);
+          follower_steps[r] = run_follower(*model, *control, 0, {}, &checksums[r]);
         }
       } catch (const Error& e) {
         errors[r] = e.what();
@@ -54,8 +56,13 @@ TEST(ReplicatedSteps, LeaderAndFollowersRunTheSamePlan) {
     });
   for (auto& t : threads) t.join();
   for (int r = 0; r < size; ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
-  ASSERT_EQ(got.size(), expected.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].tokens, expected[i].tokens) << i;
+  ASSERT_EQ(got.results.size(), expected.results.size());
+  for (size_t i = 0; i < got.results.size(); ++i)
+    EXPECT_EQ(got.results[i].tokens, expected.results[i].tokens) << i;
+  // The followers wrote exactly the blocks the leader's plans named: identical caches, and
+  // identical to a single process's.
+  EXPECT_EQ(got.cache_checksum, expected.cache_checksum);
+  for (int r = 1; r < size; ++r) EXPECT_EQ(checksums[r], got.cache_checksum) << "rank " << r;
   // One prefill plus 69 decode steps (the 70th token comes from the 69th decode's logits).
   for (int r = 1; r < size; ++r) EXPECT_EQ(follower_steps[r], 70) << "rank " << r;
 }
