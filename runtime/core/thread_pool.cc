@@ -144,12 +144,14 @@ void ThreadPool::worker_loop(int) {
   }
 }
 
-void ThreadPool::run(int64_t begin, int64_t end, int64_t grain, RangeFn fn) {
+void ThreadPool::run(int64_t begin, int64_t end, int64_t grain, RangeFn fn,
+                     int64_t chunks_per_thread) {
   if (end <= begin) return;
   if (grain < 1) grain = 1;
   const int64_t n = end - begin;
   const int64_t units = (n + grain - 1) / grain;
-  int64_t chunks = std::min<int64_t>(num_threads_, units);
+  if (num_threads_ <= 1) chunks_per_thread = 1;
+  int64_t chunks = std::min<int64_t>(num_threads_ * std::max<int64_t>(chunks_per_thread, 1), units);
   if (chunks <= 1 || t_inside_pool) {
     fn(begin, end);
     return;

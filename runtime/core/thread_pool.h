@@ -51,7 +51,15 @@ class ThreadPool {
   void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& fn) {
     run(begin, end, grain, RangeFn(fn));
   }
-  void run(int64_t begin, int64_t end, int64_t grain, RangeFn fn);
+  // The same, for work whose cost varies a lot between elements (experts with different token
+  // counts, attention over different context lengths): up to kUnevenChunksPerThread chunks per
+  // thread, claimed first come first served, so a thread that drew cheap elements takes more.
+  template <typename F>
+  void parallel_for_uneven(int64_t begin, int64_t end, int64_t grain, F&& fn) {
+    run(begin, end, grain, RangeFn(fn), kUnevenChunksPerThread);
+  }
+  static constexpr int64_t kUnevenChunksPerThread = 8;
+  void run(int64_t begin, int64_t end, int64_t grain, RangeFn fn, int64_t chunks_per_thread = 1);
 
   // The process-wide pool: MLASERVE_NUM_THREADS if set (>= 1), else hardware_concurrency().
   static ThreadPool& global();
@@ -76,6 +84,10 @@ class ThreadPool {
 template <typename F>
 void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& fn) {
   ThreadPool::global().parallel_for(begin, end, grain, std::forward<F>(fn));
+}
+template <typename F>
+void parallel_for_uneven(int64_t begin, int64_t end, int64_t grain, F&& fn) {
+  ThreadPool::global().parallel_for_uneven(begin, end, grain, std::forward<F>(fn));
 }
 
 }  // namespace mlaserve

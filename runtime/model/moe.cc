@@ -57,7 +57,7 @@ Tensor moe_forward(const StepContext& ctx, const MoeWeights& w, const Tensor& x,
   // Under TP an expert's output may be a partial sum (ep == 1): it stays f32 until the all-reduce.
   const DType out_dtype = partial_dtype(ctx.tp_group, act);
   ops::WorkCount* work = ops::current_work();
-  parallel_for(0, static_cast<int64_t>(used.size()), 1, [&](int64_t b, int64_t end) {
+  parallel_for_uneven(0, static_cast<int64_t>(used.size()), 1, [&](int64_t b, int64_t end) {
     ops::CountWork counting(work);
     for (int64_t i = b; i < end; ++i) {
       const size_t e = used[i];

@@ -207,7 +207,7 @@ Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, co
     args.skip_token = skip.data();
     const int64_t naive_scratch = cpu::mla_attention_naive_scratch_floats(args, max_context);
     const int64_t units = static_cast<int64_t>(naive_seqs.size()) * d.num_heads;
-    parallel_for(0, units, 1, [&](int64_t begin, int64_t end) {
+    parallel_for_uneven(0, units, 1, [&](int64_t begin, int64_t end) {
       std::vector<float> scratch(naive_scratch);
       for (int64_t u = begin; u < end; ++u)
         cpu::mla_attention_naive(args, naive_seqs[u / d.num_heads], u % d.num_heads,
@@ -237,7 +237,7 @@ Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, co
     args.q_lat = q_lat.data<float>();
     args.o_lat = o_lat.data<float>();
   }
-  parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
+  parallel_for_uneven(0, items, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(scratch_floats);
     cpu::mla_attention_items(args, head_groups, begin, end, scratch.data(), max_context);
   });

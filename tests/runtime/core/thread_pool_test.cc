@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -30,6 +31,30 @@ TEST(ThreadPool, CoversEveryIndexOnceWithGrainAlignedChunks) {
         for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
         EXPECT_LE(calls.load(), threads);
         if (n == 0) EXPECT_EQ(calls.load(), 0);
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, UnevenSplitCoversEveryIndexOnceInAtMostEightChunksPerThread) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 7, 16, 17, 100}) {
+      for (int64_t grain : {1, 4}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::atomic<int> calls{0};
+        pool.parallel_for_uneven(0, n, grain, [&](int64_t b, int64_t e) {
+          calls.fetch_add(1);
+          EXPECT_EQ(b % grain, 0) << "n=" << n << " grain=" << grain;
+          EXPECT_LT(b, e);
+          for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+        });
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
+        const int64_t units = (n + grain - 1) / grain;
+        const int64_t max_chunks = threads == 1 ? 1 : threads * ThreadPool::kUnevenChunksPerThread;
+        EXPECT_LE(calls.load(), std::min(units, max_chunks)) << "n=" << n << " threads=" << threads;
+        // With several threads and enough work it really splits finer than one chunk per thread.
+        if (threads > 1 && units >= max_chunks) EXPECT_GT(calls.load(), threads);
       }
     }
   }

@@ -74,8 +74,12 @@ TEST(EngineRandom, ThousandRequestsWithAbortsEndCleanly) {
     ++reasons[reason];
     const EngineRequest& r = submitted[id];
     EXPECT_LE(generated[id], r.max_tokens) << "request " << id;
-    if (reason == "length") EXPECT_EQ(generated[id], r.max_tokens) << "request " << id;
-    if (reason == "error") EXPECT_EQ(r.prompt.size(), 200u) << "request " << id;
+    if (reason == "length") {
+      EXPECT_EQ(generated[id], r.max_tokens) << "request " << id;
+    }
+    if (reason == "error") {
+      EXPECT_EQ(r.prompt.size(), 200u) << "request " << id;
+    }
   }
   const EngineStats s = engine.stats();
   EXPECT_EQ(s.blocks.in_use, 0);
