@@ -142,6 +142,7 @@ void run_replica_leader(Engine& engine, const LeaderOptions& options) {
       beat.mutable_heartbeat()->set_cache_usage(stats.cache_usage);
       beat.mutable_heartbeat()->set_generated_tokens(static_cast<int64_t>(stats.generated_tokens));
       write(*stream, beat, options.coordinator);
+      if (options.on_heartbeat) options.on_heartbeat();
       last_beat = Clock::now();
     }
   }

@@ -6,6 +6,7 @@
 // One thread drives the engine; another only reads the stream.
 // No gRPC headers here (pimpl).
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "runtime/engine/engine.h"
@@ -17,6 +18,10 @@ struct LeaderOptions {
   int replica = 0;
   int64_t num_blocks = 0, block_size = 0;  // reported at registration
   std::chrono::milliseconds heartbeat_interval{1000};
+  // Runs on the engine's thread with every heartbeat: a TP leader tells its followers it is
+  // alive (LeaderStepExecutor::keep_alive), so they can wait for plans with a finite timeout
+  // however long the replica idles.
+  std::function<void()> on_heartbeat;
   std::chrono::milliseconds connect_timeout{30000};
 };
 

@@ -37,9 +37,10 @@ struct ServeFlags {
   int nnodes = 1, node_rank = 0;
   std::string coordinator;  // HOST:PORT of node 0 (required on the other nodes)
   int64_t max_queued_requests = 1024;
-  // The workers' collective timeout. Followers wait for the leader's next step plan with it,
-  // and an idle server sends none, so it must outlast idle periods (docs/serve.md).
-  double timeout_s = 24 * 3600;
+  // The workers' rendezvous and collective timeout. Idle leaders send their followers a
+  // keep-alive plan every second, so it bounds a dead peer even while the server idles; longer
+  // than generate's 10 s because a serving step (a long prefill chunk) may take a while.
+  double timeout_s = 60;
   double load_timeout_s = 1800;
   double drain_timeout_s = 30;
   double heartbeat_timeout_s = 30;
@@ -183,10 +184,12 @@ int run_serve(const ServeFlags& f) {
              f.port);
   MLA_ENSURE(f.max_queued_requests >= 1, kInvalidArgument,
              "--max-queued-requests must be >= 1, got ", f.max_queued_requests);
-  MLA_ENSURE(f.timeout_s > 0 && f.load_timeout_s > 0 && f.drain_timeout_s >= 0 &&
-                 f.heartbeat_timeout_s > 0,
-             kInvalidArgument, "--timeout, --load-timeout and --heartbeat-timeout must be "
-             "positive, --drain-timeout >= 0");
+  MLA_ENSURE(f.timeout_s > 2, kInvalidArgument,
+             "--timeout must exceed 2 s (idle leaders send keep-alives every second), got ",
+             f.timeout_s);
+  MLA_ENSURE(f.load_timeout_s > 0 && f.drain_timeout_s >= 0 && f.heartbeat_timeout_s > 0,
+             kInvalidArgument, "--load-timeout and --heartbeat-timeout must be positive, "
+             "--drain-timeout >= 0");
   const ModelConfig config = load_model_config(f.job.model);
   validate_layout(f.job.model, parallel::WorldConfig::create(f.tp, 0, f.tp, f.ep));
   serve_engine_config(f.job, config);
@@ -228,8 +231,8 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
                   "RESOURCE_EXHAUSTED")
       ->capture_default_str();
   cmd->add_option("--timeout", f->timeout_s,
-                  "Seconds for the workers' rendezvous and every collective; tp > 1 followers "
-                  "wait for the next step with it, so keep it longer than any idle period")
+                  "Seconds for the workers' rendezvous and every collective (> 2: idle leaders "
+                  "send keep-alives every second)")
       ->capture_default_str();
   cmd->add_option("--load-timeout", f->load_timeout_s,
                   "Seconds for every replica to load and register")

@@ -2,7 +2,8 @@
 // rank of a serving replica, spawned by `mlaserve serve`. Every rank loads its shard; the
 // replica's leader (TP rank 0) then registers with the coordinator and runs the Engine
 // (rpc/replica_leader.h) while the followers mirror its step plans, until the coordinator sends
-// Shutdown.
+// Shutdown. With every heartbeat (1 s) the leader also sends its followers a keep-alive plan, so
+// their --timeout bounds a dead leader even when the replica idles.
 #include <csignal>
 #include <cstdio>
 
@@ -48,6 +49,7 @@ int run_worker_serve(const WorkerFlags& wf, const ServeJobFlags& sf, const Repli
     options.block_size = config.block_size;
     options.heartbeat_interval =
         std::chrono::milliseconds(static_cast<int64_t>(rf.heartbeat_s * 1000));
+    options.on_heartbeat = [&executor] { executor.keep_alive(); };
     run_replica_leader(engine, options);
   } catch (const Error&) {
     // Release the followers so they exit at once rather than at their timeout; if the group is
@@ -73,7 +75,8 @@ void add_worker_serve_command(CLI::App& worker, std::shared_ptr<WorkerFlags> wf,
   cmd->add_option("--replica", rf->replica, "Which replica this rank belongs to")->required();
   cmd->add_option("--coordinator", rf->coordinator, "The coordinator's HOST:PORT")->required();
   cmd->add_option("--heartbeat", rf->heartbeat_s,
-                  "Seconds between the leader's heartbeats when it has nothing else to say")
+                  "Seconds between the leader's heartbeats (and its followers' keep-alives); "
+                  "keep it well below --timeout")
       ->capture_default_str();
   cmd->callback([wf, sf, rf, &action] {
     action = [wf, sf, rf] { return run_worker_serve(*wf, *sf, *rf); };

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -118,6 +119,24 @@ TEST(ServeCli, ReferenceCasesMatchGenerateThenSigtermExitsZero) {
       std::filesystem::remove(prompts);
     }
   }
+}
+
+// A tp 2 replica idle for twice its collective timeout still serves: the leader's keep-alive
+// plans (every second) keep its follower from timing out while it waits for the next step.
+TEST(ServeCli, TpFollowersOutliveIdlePeriodsLongerThanTheirTimeout) {
+  ServeProcess server({"--model", data("tiny-v2"), "--tp", "2", "--timeout", "3"});
+  ASSERT_TRUE(server.ready());
+  std::this_thread::sleep_for(std::chrono::seconds(7));
+  const auto c = cases("tiny-v2")["cases"][1];
+  std::string ids;
+  for (int64_t id : c["prompt"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  const auto served = run_cli({"client", "--addr", server.address(), "--prompt-ids", ids,
+                               "--max-tokens", "16", "--ignore-eos", "--json"});
+  ASSERT_EQ(served.exit_code, 0) << served.output << "\nserver:\n" << server.log();
+  const auto lines = json_lines(served.output);
+  ASSERT_EQ(lines.size(), 1u) << served.output;
+  EXPECT_EQ(lines[0]["tokens"], c["greedy_tokens"]);
+  EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
 }
 
 // Two "nodes" on loopback: node 0 hosts the coordinator and replica 0, node 1 runs replica 1 and
