@@ -289,6 +289,7 @@ TEST(ServeCli, BadFlagsExitWithCode2BeforeStarting) {
       {{"--model", model, "--node-rank", "1"}, "--node-rank"},
       {{"--model", model, "--device", "tpu"}, "--device"},
       {{"--model", model, "--max-queued-requests", "0"}, "--max-queued-requests"},
+      {{"--model", model, "--timeout", "1"}, "--timeout must exceed 2 s"},
       {{"--model", model, "--kv-cache-memory", "12 parsecs"}, "--kv-cache-memory"},
       {{"--model", model, "--dtype", "float16"}, "--dtype"},
       {{"--model", data("nowhere")}, "nowhere"},
