@@ -13,7 +13,6 @@
 #include "runtime/core/error.h"
 
 namespace mlaserve {
-namespace {
 
 std::string self_executable() {
   char path[4096];
@@ -21,8 +20,6 @@ std::string self_executable() {
   MLA_ENSURE(n > 0, kInternal, "cannot read /proc/self/exe to re-execute the workers");
   return std::string(path, n);
 }
-
-}  // namespace
 
 std::string worker_threads_env(int ranks) {
   if (const char* v = std::getenv("MLASERVE_NUM_THREADS"); v != nullptr && *v != '\0')

@@ -20,6 +20,9 @@ struct LocalLaunch {
 // (kInvalidArgument naming --tp / --ep); returns the launcher's exit code.
 int launch_local_workers(const std::filesystem::path& model_dir, const LocalLaunch& launch);
 
+// This binary's path (/proc/self/exe), which workers re-execute.
+std::string self_executable();
+
 // MLASERVE_NUM_THREADS for each of `ranks` workers sharing this machine: the user's setting if
 // any, else max(1, hardware threads / ranks).
 std::string worker_threads_env(int ranks);

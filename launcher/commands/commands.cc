@@ -9,7 +9,10 @@ void add_commands(CLI::App& app, std::function<int()>& action) {
   add_inspect_command(app, action);
   add_generate_command(app, action);
   add_bench_command(app, action);
+  add_bench_serve_command(app, action);
   add_worker_command(app, action);
+  add_serve_command(app, action);
+  add_client_command(app, action);
 }
 
 }  // namespace mlaserve

@@ -122,6 +122,7 @@ void add_worker_command(CLI::App& app, std::function<int()>& action) {
   add_bench_throughput_options(*throughput, *tf);
   throughput->callback(
       [wf, tf, &action] { action = [wf, tf] { return run_worker_bench_throughput(*wf, *tf); }; });
+  add_worker_serve_command(*cmd, wf, action);
 }
 
 }  // namespace mlaserve

@@ -55,6 +55,11 @@ Tensor LeaderStepExecutor::forward(const ForwardBatch& batch, KvCache& cache) {
   return model_.forward(batch, cache);
 }
 
+void LeaderStepExecutor::keep_alive() {
+  MLA_INTERNAL_CHECK(!stopped_);
+  broadcast_step_plan(control_, StepPlan::keep_alive(), control_.rank());
+}
+
 void LeaderStepExecutor::stop() {
   if (stopped_) return;
   stopped_ = true;
@@ -71,6 +76,8 @@ int64_t run_follower(const DeepseekV2Model& model, parallel::Communicator& contr
       case StepKind::kStop:
         if (cache_checksum) *cache_checksum = cache ? cache->checksum() : 0;
         return steps;
+      case StepKind::kKeepAlive:
+        break;
       case StepKind::kSetupCache:
         cache = std::make_unique<KvCache>(model.config(), plan.cache.num_blocks,
                                           plan.cache.block_size, plan.cache.dtype);

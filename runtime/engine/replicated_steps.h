@@ -24,6 +24,9 @@ class LeaderStepExecutor final : public StepExecutor {
   Tensor forward(const ForwardBatch& batch, KvCache& cache) override;
   // Releases the followers (their loop returns). Idempotent; call it on every exit path.
   void stop();
+  // Tells the followers the leader is alive without running anything: an idle leader calls it
+  // more often than the control group's timeout, so followers can wait with that timeout.
+  void keep_alive();
 
  private:
   const DeepseekV2Model& model_;
@@ -34,11 +37,11 @@ class LeaderStepExecutor final : public StepExecutor {
 // Observes each forward a follower ran and how long it took (for per-rank bench figures).
 using FollowerStepObserver = std::function<void(const StepPlan& plan, double seconds)>;
 
-// A follower's whole life: receive plan -> mirror it, until the leader (rank `root` of `control`)
-// sends stop. Returns the number of forward steps run; `cache_checksum`, when given, receives
-// KvCache::checksum() of the follower's cache at the stop (0 if it never had one). A forward
-// before any setup-cache plan is kFailedPrecondition; errors from the plan or the forward name
-// this rank.
+// A follower's whole life: receive plan -> mirror it (keep-alive plans: nothing to do), until
+// the leader (rank `root` of `control`) sends stop. Returns the number of forward steps run;
+// `cache_checksum`, when given, receives KvCache::checksum() of the follower's cache at the stop
+// (0 if it never had one). A forward before any setup-cache plan is kFailedPrecondition; errors
+// from the plan or the forward name this rank.
 int64_t run_follower(const DeepseekV2Model& model, parallel::Communicator& control, int root = 0,
                      const FollowerStepObserver& observer = {}, uint64_t* cache_checksum = nullptr);
 

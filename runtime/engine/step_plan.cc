@@ -47,6 +47,7 @@ std::string_view step_kind_name(StepKind kind) {
     case StepKind::kSetupCache: return "setup-cache";
     case StepKind::kForward: return "forward";
     case StepKind::kStop: return "stop";
+    case StepKind::kKeepAlive: return "keep-alive";
   }
   return "unknown";
 }
@@ -55,6 +56,12 @@ StepPlan StepPlan::setup_cache(const CacheGeometry& geometry) {
   StepPlan p;
   p.kind = StepKind::kSetupCache;
   p.cache = geometry;
+  return p;
+}
+
+StepPlan StepPlan::keep_alive() {
+  StepPlan p;
+  p.kind = StepKind::kKeepAlive;
   return p;
 }
 
@@ -104,6 +111,7 @@ std::vector<int64_t> encode_step_plan(const StepPlan& plan) {
       break;
     }
     case StepKind::kStop:
+    case StepKind::kKeepAlive:
       break;
   }
   return w;
@@ -172,6 +180,9 @@ StepPlan decode_step_plan(std::span<const int64_t> words) {
     }
     case static_cast<int64_t>(StepKind::kStop):
       plan.kind = StepKind::kStop;
+      break;
+    case static_cast<int64_t>(StepKind::kKeepAlive):
+      plan.kind = StepKind::kKeepAlive;
       break;
     default:
       fail(ErrorCode::kDataLoss, "step plan: unknown kind ", kind);

@@ -9,6 +9,8 @@
 //   forward:     all_logits (0/1), num_sequences, then per sequence
 //                start_pos, num_tokens, num_blocks, tokens[num_tokens], blocks[num_blocks]
 //   stop:        nothing
+//   keep-alive:  nothing; an idle leader's proof of life, so that a follower waiting for the
+//                next plan can keep a finite timeout (a serving replica may idle for hours)
 // Decoding is a pure function over untrusted words: every count is checked against what is left
 // before it is used, and errors (kDataLoss) name the field and sequence that are malformed.
 #include <cstdint>
@@ -24,7 +26,7 @@ namespace mlaserve {
 // "MLAPLAN1": catches a follower reading something that is not a plan (or another version).
 constexpr int64_t kStepPlanMagic = 0x4d4c41504c414e31;
 
-enum class StepKind : int64_t { kSetupCache = 1, kForward = 2, kStop = 3 };
+enum class StepKind : int64_t { kSetupCache = 1, kForward = 2, kStop = 3, kKeepAlive = 4 };
 std::string_view step_kind_name(StepKind kind);
 
 struct CacheGeometry {
@@ -50,6 +52,7 @@ struct StepPlan {
   static StepPlan setup_cache(const CacheGeometry& geometry);
   static StepPlan forward(const ForwardBatch& batch);  // copies tokens and block tables
   static StepPlan stop();
+  static StepPlan keep_alive();
 
   // A ForwardBatch whose block-table pointers point into this plan (keep the plan alive).
   ForwardBatch as_batch() const;

@@ -35,7 +35,8 @@ std::string decode_error(const std::vector<int64_t>& words) {
 
 TEST(StepPlan, RoundTripsEveryKind) {
   for (const StepPlan& plan :
-       {StepPlan::setup_cache({12, 64, DType::kBF16}), sample_forward(), StepPlan::stop()}) {
+       {StepPlan::setup_cache({12, 64, DType::kBF16}), sample_forward(), StepPlan::stop(),
+        StepPlan::keep_alive()}) {
     EXPECT_EQ(decode_step_plan(encode_step_plan(plan)), plan) << step_kind_name(plan.kind);
   }
 }

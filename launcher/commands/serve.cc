@@ -1,0 +1,249 @@
+// `mlaserve serve`: the coordinator (node 0) plus this node's share of the replicas × tp worker
+// processes. It waits until every replica has loaded and registered (the workers' load progress
+// shows on stderr), reports SERVING on grpc.health.v1, prints "mlaserve: serving on HOST:PORT"
+// on stdout, and serves until SIGTERM / SIGINT: then it drains the requests in flight, tells the
+// leaders to exit, and exits 0. A worker that dies fails the whole server (exit 1).
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "launcher/commands/commands.h"
+#include "launcher/commands/serve_job.h"
+#include "launcher/local_launch.h"
+#include "launcher/process_supervisor.h"
+#include "launcher/rank_model.h"
+#include "launcher/serve_launch.h"
+#include "launcher/shutdown_signal.h"
+#include "parallel/world.h"
+#include "rpc/coordinator.h"
+#include "runtime/core/error.h"
+#include "runtime/model/config.h"
+
+namespace mlaserve {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ServeFlags {
+  ServeJobFlags job;
+  int tp = 1, ep = 1, replicas = 1;
+  std::string host = "127.0.0.1";
+  int port = 50051;
+  std::string device = "cpu";
+  int nnodes = 1, node_rank = 0;
+  std::string coordinator;  // HOST:PORT of node 0 (required on the other nodes)
+  int64_t max_queued_requests = 1024;
+  // The workers' rendezvous and collective timeout. Idle leaders send their followers a
+  // keep-alive plan every second, so it bounds a dead peer even while the server idles; longer
+  // than generate's 10 s because a serving step (a long prefill chunk) may take a while.
+  double timeout_s = 60;
+  double load_timeout_s = 1800;
+  double drain_timeout_s = 30;
+  double heartbeat_timeout_s = 30;
+};
+
+std::chrono::milliseconds millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+// Workers that will not exit are killed with us (they run with PR_SET_PDEATHSIG = SIGKILL).
+[[noreturn]] void abandon_workers(const char* why) {
+  std::fprintf(stderr, "mlaserve: error: %s; exiting (the workers are killed with us)\n", why);
+  std::fflush(stderr);
+  _exit(1);
+}
+
+// The workers run under run_supervised on their own thread (it returns once all have exited).
+class SupervisedWorkers {
+ public:
+  explicit SupervisedWorkers(std::vector<WorkerProcess> workers)
+      : thread_([this, w = std::move(workers)] {
+          outcome_ = run_supervised(w);
+          done_ = true;
+        }) {}
+  ~SupervisedWorkers() {
+    if (!done_) abandon_workers("leaving while the workers still run");
+    if (thread_.joinable()) thread_.join();
+  }
+  bool done() const { return done_; }
+  // True when every worker exited before `deadline`.
+  bool wait(Clock::time_point deadline) {
+    while (!done_ && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (done_ && thread_.joinable()) thread_.join();
+    return done_;
+  }
+  const JobOutcome& outcome() const { return outcome_; }
+
+ private:
+  JobOutcome outcome_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+int serve_node_zero(const ServeFlags& f, const ModelConfig& config, const ServeLayout& layout,
+                    ServeWorkerArgs args) {
+  rpc::CoordinatorOptions options;
+  options.host = f.host;
+  options.port = f.port;
+  options.pool.replicas = f.replicas;
+  options.pool.max_queued_requests = f.max_queued_requests;
+  options.pool.heartbeat_timeout = millis(f.heartbeat_timeout_s);
+  options.model.name = std::filesystem::path(f.job.model).lexically_normal().filename().string();
+  if (options.model.name.empty())
+    options.model.name = std::filesystem::path(f.job.model).parent_path().filename().string();
+  options.model.dtype = f.job.dtype;
+  options.model.tp = f.tp;
+  options.model.ep = f.ep;
+  options.model.bos_token_id = config.bos_token_id;
+  options.model.eos_token_id = config.eos_token_id;
+  options.model.limits = rpc::request_limits(config);
+  auto coordinator = rpc::Coordinator::start(options);
+  // Local workers reach the coordinator over loopback when it listens on every interface.
+  const bool any = f.host == "0.0.0.0" || f.host == "::" || f.host == "[::]";
+  args.coordinator = (any ? "127.0.0.1" : f.host) + ":" + std::to_string(coordinator->port());
+  std::fprintf(stderr, "mlaserve: coordinator on %s; starting %d replica(s) x tp %d (ep %d)\n",
+               coordinator->address().c_str(), f.replicas, f.tp, f.ep);
+  SupervisedWorkers workers(serve_workers(layout, args));
+
+  const auto start = Clock::now();
+  const auto load_deadline = start + millis(f.load_timeout_s);
+  auto next_report = start + std::chrono::seconds(5);
+  while (coordinator->pool().attached_replicas() < f.replicas) {
+    if (shutdown_signal() != 0) abandon_workers("interrupted while the replicas were loading");
+    if (workers.done()) return workers.outcome().exit_code == 0 ? 1 : workers.outcome().exit_code;
+    if (Clock::now() >= load_deadline)
+      abandon_workers(str_cat("only ", coordinator->pool().attached_replicas(), " of ",
+                              f.replicas, " replicas registered within --load-timeout ",
+                              f.load_timeout_s, " s").c_str());
+    if (Clock::now() >= next_report) {
+      std::fprintf(stderr, "mlaserve: %d of %d replicas ready after %.0f s\n",
+                   coordinator->pool().attached_replicas(), f.replicas,
+                   std::chrono::duration<double>(Clock::now() - start).count());
+      next_report += std::chrono::seconds(5);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  coordinator->set_serving(true);
+  std::printf("mlaserve: serving %s on %s (%d replica(s) x tp %d, ep %d) after %.1f s\n",
+              options.model.name.c_str(), coordinator->address().c_str(), f.replicas, f.tp, f.ep,
+              std::chrono::duration<double>(Clock::now() - start).count());
+  std::fflush(stdout);
+
+  while (shutdown_signal() == 0 && !workers.done())
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (workers.done()) {
+    std::fprintf(stderr, "mlaserve: error: a worker exited while serving; shutting down\n");
+    coordinator->shutdown(Clock::now() + std::chrono::seconds(1));
+    return workers.outcome().exit_code == 0 ? 1 : workers.outcome().exit_code;
+  }
+  std::fprintf(stderr, "mlaserve: signal %d: draining %lld request(s) in flight (at most %.0f s)\n",
+               shutdown_signal(), static_cast<long long>(coordinator->pool().in_flight()),
+               f.drain_timeout_s);
+  if (!coordinator->drain(Clock::now() + millis(f.drain_timeout_s)))
+    std::fprintf(stderr, "mlaserve: --drain-timeout passed with %lld request(s) unfinished; "
+                 "cancelling them\n", static_cast<long long>(coordinator->pool().in_flight()));
+  coordinator->shutdown(Clock::now() + std::chrono::seconds(2));
+  if (!workers.wait(Clock::now() + std::chrono::seconds(30)))
+    abandon_workers("the workers did not exit within 30 s of shutdown");
+  std::fprintf(stderr, "mlaserve: stopped\n");
+  return workers.outcome().exit_code;
+}
+
+// Nodes other than 0 only run their workers; those exit when the coordinator shuts down.
+int serve_other_node(const ServeFlags& f, const ServeLayout& layout, ServeWorkerArgs args) {
+  args.coordinator = f.coordinator;
+  SupervisedWorkers workers(serve_workers(layout, args));
+  while (shutdown_signal() == 0 && !workers.done())
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (!workers.done() && !workers.wait(Clock::now() + millis(f.drain_timeout_s) +
+                                       std::chrono::seconds(30)))
+    abandon_workers("the workers did not exit after the signal");
+  workers.wait(Clock::now());
+  return workers.outcome().exit_code;
+}
+
+int run_serve(const ServeFlags& f) {
+  // Everything the user can get wrong is reported before a port is opened or a worker spawned.
+  ServeLayout layout{f.tp, f.ep, f.replicas, f.nnodes, f.node_rank, f.device == "cuda"};
+  MLA_ENSURE(f.device == "cpu" || f.device == "cuda", kInvalidArgument,
+             "--device must be cpu or cuda, got ", f.device);
+  // The workers would each get their GPU (serve_launch.h), but the model's forward pass has no
+  // CUDA implementation yet: refuse rather than compute on the CPU behind the user's back.
+  MLA_ENSURE(f.device == "cpu", kUnimplemented,
+             "--device cuda: the model's forward pass runs on CPU only in this version "
+             "(docs/cuda.md); use --device cpu");
+  check_serve_layout(layout);
+  MLA_ENSURE(f.node_rank == 0 || !f.coordinator.empty(), kInvalidArgument,
+             "--node-rank ", f.node_rank, " needs --coordinator HOST:PORT (node 0's address)");
+  MLA_ENSURE(f.port >= 0 && f.port < 65536, kInvalidArgument, "--port must be in [0, 65535], got ",
+             f.port);
+  MLA_ENSURE(f.max_queued_requests >= 1, kInvalidArgument,
+             "--max-queued-requests must be >= 1, got ", f.max_queued_requests);
+  MLA_ENSURE(f.timeout_s > 2, kInvalidArgument,
+             "--timeout must exceed 2 s (idle leaders send keep-alives every second), got ",
+             f.timeout_s);
+  MLA_ENSURE(f.load_timeout_s > 0 && f.drain_timeout_s >= 0 && f.heartbeat_timeout_s > 0,
+             kInvalidArgument, "--load-timeout and --heartbeat-timeout must be positive, "
+             "--drain-timeout >= 0");
+  const ModelConfig config = load_model_config(f.job.model);
+  validate_layout(f.job.model, parallel::WorldConfig::create(f.tp, 0, f.tp, f.ep));
+  serve_engine_config(f.job, config);
+
+  install_shutdown_handlers();
+  ServeWorkerArgs args;
+  args.executable = self_executable();
+  args.job = "serve-" + std::to_string(getpid());
+  args.timeout_s = f.timeout_s;
+  args.job_args = serve_job_args(f.job);
+  args.env_overrides = {worker_threads_env(f.replicas * f.tp / f.nnodes)};
+  if (f.node_rank == 0) return serve_node_zero(f, config, layout, args);
+  return serve_other_node(f, layout, args);
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, std::function<int()>& action) {
+  auto f = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Serve the model over gRPC (mlaserve.v1.Inference) with replicas x tp workers");
+  add_serve_job_options(*cmd, f->job);
+  cmd->add_option("--tp", f->tp, "Tensor-parallel ranks per replica")->capture_default_str();
+  cmd->add_option("--ep", f->ep, "Expert-parallel size: 1 or --tp")->capture_default_str();
+  cmd->add_option("--replicas", f->replicas, "Copies of the model; requests go to the least "
+                  "loaded")->capture_default_str();
+  cmd->add_option("--host", f->host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", f->port, "Port to listen on (0: a free one, printed at start)")
+      ->capture_default_str();
+  cmd->add_option("--device", f->device, "cpu, or cuda: one GPU per worker")
+      ->capture_default_str();
+  cmd->add_option("--nnodes", f->nnodes, "Nodes the workers are spread over")
+      ->capture_default_str();
+  cmd->add_option("--node-rank", f->node_rank, "This node (0 hosts the coordinator)")
+      ->capture_default_str();
+  cmd->add_option("--coordinator", f->coordinator, "Node 0's HOST:PORT (on nodes other than 0)");
+  cmd->add_option("--max-queued-requests", f->max_queued_requests,
+                  "Requests admitted and not finished, over all replicas; more get "
+                  "RESOURCE_EXHAUSTED")
+      ->capture_default_str();
+  cmd->add_option("--timeout", f->timeout_s,
+                  "Seconds for the workers' rendezvous and every collective (> 2: idle leaders "
+                  "send keep-alives every second)")
+      ->capture_default_str();
+  cmd->add_option("--load-timeout", f->load_timeout_s,
+                  "Seconds for every replica to load and register")
+      ->capture_default_str();
+  cmd->add_option("--drain-timeout", f->drain_timeout_s,
+                  "On SIGTERM, seconds to let requests in flight finish")
+      ->capture_default_str();
+  cmd->add_option("--heartbeat-timeout", f->heartbeat_timeout_s,
+                  "Seconds a replica leader may stay silent before it is taken out of service")
+      ->capture_default_str();
+  cmd->callback([f, &action] { action = [f] { return run_serve(*f); }; });
+}
+
+}  // namespace mlaserve

@@ -1,0 +1,42 @@
+#include "launcher/serve_launch.h"
+
+#include "runtime/core/error.h"
+
+namespace mlaserve {
+
+void check_serve_layout(const ServeLayout& l) {
+  MLA_ENSURE(l.tp >= 1, kInvalidArgument, "--tp must be >= 1, got ", l.tp);
+  MLA_ENSURE(l.replicas >= 1, kInvalidArgument, "--replicas must be >= 1, got ", l.replicas);
+  MLA_ENSURE(l.nnodes >= 1, kInvalidArgument, "--nnodes must be >= 1, got ", l.nnodes);
+  MLA_ENSURE(l.node_rank >= 0 && l.node_rank < l.nnodes, kInvalidArgument,
+             "--node-rank must be in [0, ", l.nnodes, "), got ", l.node_rank);
+  MLA_ENSURE(l.replicas * l.tp % l.nnodes == 0, kInvalidArgument, "--replicas ", l.replicas,
+             " x --tp ", l.tp, " = ", l.replicas * l.tp,
+             " workers do not split evenly over --nnodes ", l.nnodes);
+}
+
+std::vector<WorkerProcess> serve_workers(const ServeLayout& l, const ServeWorkerArgs& a) {
+  check_serve_layout(l);
+  const int per_node = l.replicas * l.tp / l.nnodes;
+  std::vector<WorkerProcess> workers;
+  for (int local = 0; local < per_node; ++local) {
+    const int global = l.node_rank * per_node + local;
+    const int replica = global / l.tp, tp_rank = global % l.tp;
+    WorkerProcess w;
+    w.argv = {a.executable, "worker", "--rank", std::to_string(tp_rank), "--world-size",
+              std::to_string(l.tp), "--local-rank", std::to_string(l.cuda ? 0 : local), "--tp",
+              std::to_string(l.tp), "--ep", std::to_string(l.ep), "--store", a.coordinator,
+              "--job", a.job + "/replica-" + std::to_string(replica), "--timeout",
+              std::to_string(a.timeout_s), "serve"};
+    w.argv.insert(w.argv.end(), a.job_args.begin(), a.job_args.end());
+    w.argv.insert(w.argv.end(), {"--replica", std::to_string(replica), "--coordinator",
+                                 a.coordinator});
+    std::vector<std::string> overrides = a.env_overrides;
+    if (l.cuda) overrides.push_back("CUDA_VISIBLE_DEVICES=" + std::to_string(local));
+    w.env = environment_with(overrides);
+    workers.push_back(std::move(w));
+  }
+  return workers;
+}
+
+}  // namespace mlaserve

@@ -1,0 +1,36 @@
+#pragma once
+// The worker processes `mlaserve serve` starts on one node. The job's replicas × tp ranks are
+// numbered globally (replica k holds ranks k·tp .. k·tp + tp − 1) and split evenly over the
+// nodes; each replica is its own world (its own Gloo group, keys under "<job>/replica-k" in the
+// coordinator's store), since replicas never exchange tensors.
+#include <string>
+#include <vector>
+
+#include "launcher/process_supervisor.h"
+
+namespace mlaserve {
+
+struct ServeLayout {
+  int tp = 1, ep = 1, replicas = 1;
+  int nnodes = 1, node_rank = 0;
+  // One GPU per worker: CUDA_VISIBLE_DEVICES = its index on the node, so inside the worker its
+  // GPU is device 0 (its --local-rank, the device ordinal, is then 0).
+  bool cuda = false;
+};
+
+// kInvalidArgument naming the flag when the ranks do not split evenly over the nodes or a count
+// is out of range.
+void check_serve_layout(const ServeLayout& layout);
+
+struct ServeWorkerArgs {
+  std::string executable;                 // this binary
+  std::string coordinator;                // HOST:PORT: rendezvous store and Dispatch service
+  std::string job;                        // unique per serve run
+  double timeout_s = 10;                  // the workers' --timeout
+  std::vector<std::string> job_args;      // serve_job_args(...)
+  std::vector<std::string> env_overrides;  // "NAME=value" over our environment
+};
+
+std::vector<WorkerProcess> serve_workers(const ServeLayout& layout, const ServeWorkerArgs& args);
+
+}  // namespace mlaserve

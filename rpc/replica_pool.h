@@ -1,0 +1,119 @@
+#pragma once
+// The coordinator's view of its replicas and of every request in flight: admission (a limit on
+// requests admitted and not finished), routing (rpc/routing.h), delivery of each leader's
+// outputs to the request's channel, and what happens when a replica goes away (its requests
+// fail with kUnavailable). Thread-safe: Generate handlers, the dispatch streams and the
+// watchdog all call in.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <condition_variable>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "rpc/proto/dispatch.pb.h"
+#include "rpc/request_channel.h"
+#include "runtime/engine/request.h"
+
+namespace mlaserve::rpc {
+
+// The coordinator's end of one leader's Connect stream.
+class ReplicaLink {
+ public:
+  virtual ~ReplicaLink() = default;
+  // False when the stream is already broken.
+  virtual bool send(const internal::CoordinatorMessage& message) = 0;
+};
+
+struct PoolOptions {
+  int replicas = 1;
+  int64_t max_queued_requests = 1024;  // admitted and not finished, over all replicas
+  // A leader silent this long (no output, no heartbeat) is taken out of service.
+  std::chrono::milliseconds heartbeat_timeout{30000};
+};
+
+struct ReplicaStatus {
+  bool attached = false;  // registered, and its stream has not broken
+  bool healthy = false;   // attached and heard from within the heartbeat timeout
+  int64_t outstanding_requests = 0;
+  int64_t outstanding_work = 0;
+  int64_t running = 0, waiting = 0;  // from its last heartbeat
+  double cache_usage = 0;
+  int64_t generated_tokens = 0;
+};
+
+class ReplicaPool {
+ public:
+  explicit ReplicaPool(const PoolOptions& options);
+
+  // --- the dispatch side (one Connect stream per replica) ---
+  // kInvalidArgument for an index outside [0, replicas), kFailedPrecondition if it is attached.
+  void attach(int replica, std::shared_ptr<ReplicaLink> link);
+  void heard_from(int replica, const internal::Heartbeat* heartbeat);
+  void deliver(int replica, const internal::RequestOutput& output);
+  // The stream broke: fails the replica's requests (kUnavailable naming `why`).
+  void detach(int replica, const std::string& why);
+  // Detaches every replica silent for longer than the heartbeat timeout.
+  void expire_silent_replicas();
+
+  // --- the Generate side ---
+  struct Admitted {
+    RequestId id = 0;
+    int replica = -1;
+    std::shared_ptr<RequestChannel> channel;
+  };
+  // kUnavailable while draining or with no healthy replica, kResourceExhausted at the limit.
+  Admitted submit(const EngineRequest& request);
+  // The client left or its deadline passed: the leader aborts it and frees its blocks.
+  void abort(RequestId id);
+  // The handler is done with a request that ended on its own (finish reason or failure).
+  void forget(RequestId id);
+
+  // --- lifecycle ---
+  int attached_replicas() const;
+  std::vector<ReplicaStatus> status() const;
+  int64_t in_flight() const;
+  void start_draining();  // new requests get kUnavailable from now on
+  bool draining() const;
+  // True when nothing is in flight before `deadline`.
+  bool wait_idle(std::chrono::steady_clock::time_point deadline);
+  void shutdown_replicas();  // every leader still connected gets Shutdown
+  const PoolOptions& options() const { return options_; }
+
+ private:
+  struct Replica {
+    std::shared_ptr<ReplicaLink> link;  // null until attached, and after detach
+    bool lost = false;                  // detached once: never back in service
+    // A lost replica's stream, if it is still open (its leader went silent): it still gets
+    // Shutdown, so a leader that wakes up exits cleanly.
+    std::shared_ptr<ReplicaLink> retired;
+    std::chrono::steady_clock::time_point last_heard;
+    int64_t outstanding_requests = 0, outstanding_work = 0;
+    int64_t running = 0, waiting = 0;
+    double cache_usage = 0;
+    int64_t generated_tokens = 0;
+  };
+  struct InFlight {
+    int replica = -1;
+    int64_t prompt_len = 0;
+    int64_t remaining_work = 0;
+    bool prefilled = false;
+    std::shared_ptr<RequestChannel> channel;
+  };
+  bool healthy(const Replica& r, std::chrono::steady_clock::time_point now) const;
+  int attached_replicas_locked() const;
+  void detach_locked(int replica, const std::string& why);
+  void erase_locked(std::unordered_map<RequestId, InFlight>::iterator it);
+
+  const PoolOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::vector<Replica> replicas_;
+  std::unordered_map<RequestId, InFlight> requests_;
+  RequestId next_id_ = 1;
+  bool draining_ = false;
+};
+
+}  // namespace mlaserve::rpc

@@ -1,0 +1,82 @@
+// launcher/serve_launch: which workers `serve` starts on a node, with which ranks, replica,
+// store prefix and GPU.
+#include "launcher/serve_launch.h"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "runtime/core/error.h"
+
+namespace mlaserve {
+namespace {
+
+std::string flag(const WorkerProcess& w, const std::string& name) {
+  const auto it = std::find(w.argv.begin(), w.argv.end(), name);
+  return it == w.argv.end() || it + 1 == w.argv.end() ? "<missing>" : *(it + 1);
+}
+
+std::string env(const WorkerProcess& w, const std::string& name) {
+  for (const std::string& e : w.env)
+    if (e.rfind(name + "=", 0) == 0) return e.substr(name.size() + 1);
+  return "<unset>";
+}
+
+ServeWorkerArgs args() {
+  ServeWorkerArgs a;
+  a.executable = "/bin/mlaserve";
+  a.coordinator = "10.0.0.1:5000";
+  a.job = "serve-7";
+  a.job_args = {"--model", "/m"};
+  return a;
+}
+
+TEST(ServeLaunch, ReplicasOfTpRanksSplitOverTwoNodes) {
+  // 2 replicas x tp 2 over 2 nodes: node 1 runs replica 1's ranks 0 and 1 on GPUs 0 and 1.
+  const auto workers = serve_workers({.tp = 2, .ep = 2, .replicas = 2, .nnodes = 2,
+                                      .node_rank = 1, .cuda = true},
+                                     args());
+  ASSERT_EQ(workers.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const WorkerProcess& w = workers[i];
+    EXPECT_EQ(w.argv[0], "/bin/mlaserve");
+    EXPECT_EQ(w.argv[1], "worker");
+    EXPECT_EQ(flag(w, "--rank"), std::to_string(i));
+    EXPECT_EQ(flag(w, "--world-size"), "2");
+    EXPECT_EQ(flag(w, "--tp"), "2");
+    EXPECT_EQ(flag(w, "--ep"), "2");
+    EXPECT_EQ(flag(w, "--store"), "10.0.0.1:5000");
+    EXPECT_EQ(flag(w, "--job"), "serve-7/replica-1");
+    EXPECT_EQ(flag(w, "--replica"), "1");
+    EXPECT_EQ(flag(w, "--coordinator"), "10.0.0.1:5000");
+    EXPECT_EQ(flag(w, "--model"), "/m");
+    EXPECT_EQ(flag(w, "--local-rank"), "0");  // its one visible GPU
+    EXPECT_EQ(env(w, "CUDA_VISIBLE_DEVICES"), std::to_string(i));
+    // The job's flags follow the `serve` subcommand of `worker`.
+    EXPECT_LT(std::find(w.argv.begin(), w.argv.end(), "serve"),
+              std::find(w.argv.begin(), w.argv.end(), "--model"));
+  }
+}
+
+TEST(ServeLaunch, OneNodeRunsEveryReplicaWithoutGpus) {
+  const auto workers =
+      serve_workers({.tp = 2, .ep = 1, .replicas = 3, .nnodes = 1, .node_rank = 0}, args());
+  ASSERT_EQ(workers.size(), 6u);
+  for (int g = 0; g < 6; ++g) {
+    EXPECT_EQ(flag(workers[g], "--replica"), std::to_string(g / 2));
+    EXPECT_EQ(flag(workers[g], "--rank"), std::to_string(g % 2));
+    EXPECT_EQ(flag(workers[g], "--local-rank"), std::to_string(g));
+    EXPECT_EQ(env(workers[g], "CUDA_VISIBLE_DEVICES"),
+              env(WorkerProcess{{}, environment_with({})}, "CUDA_VISIBLE_DEVICES"));
+  }
+}
+
+TEST(ServeLaunch, LayoutsThatDoNotSplitAreRefused) {
+  EXPECT_THROW(serve_workers({.tp = 2, .replicas = 1, .nnodes = 4}, args()), Error);
+  EXPECT_THROW(serve_workers({.tp = 1, .replicas = 2, .nnodes = 2, .node_rank = 2}, args()),
+               Error);
+  EXPECT_THROW(serve_workers({.tp = 0}, args()), Error);
+}
+
+}  // namespace
+}  // namespace mlaserve
