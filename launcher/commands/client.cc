@@ -70,7 +70,7 @@ v1::GenerateRequest make_request(const ClientFlags& f, const std::vector<int64_t
   r.mutable_sampling()->set_temperature(f.temperature);
   r.mutable_sampling()->set_top_k(f.top_k);
   r.mutable_sampling()->set_top_p(f.top_p);
-  r.mutable_sampling()->set_seed(f.seed);
+  r.mutable_sampling()->set_seed(f.seed + index);  // as generate: prompt i gets seed + i
   r.set_max_tokens(f.max_tokens);
   r.mutable_stop_token_ids()->Add(stop.begin(), stop.end());
   r.set_ignore_eos(f.ignore_eos);
@@ -202,7 +202,7 @@ void add_client_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--temperature", f->temperature, "0 = greedy")->capture_default_str();
   cmd->add_option("--top-k", f->top_k, "0 = no limit")->capture_default_str();
   cmd->add_option("--top-p", f->top_p, "Nucleus sampling mass")->capture_default_str();
-  cmd->add_option("--seed", f->seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("--seed", f->seed, "Sampling seed; prompt i of a file samples with seed + i, as in generate")->capture_default_str();
   cmd->add_flag("--ignore-eos", f->ignore_eos, "Do not stop at the eos token");
   cmd->add_option("--stop-token-ids", f->stop_token_ids, "Comma-separated ids that end a request");
   cmd->add_option("--top-logprobs", f->top_logprobs, "Report the K most likely tokens per step")

@@ -99,7 +99,7 @@ void add_generate_job_options(CLI::App& app, GenerateFlags& f) {
   cmd->add_option("--temperature", f.temperature, "0 = greedy")->capture_default_str();
   cmd->add_option("--top-k", f.top_k, "0 = no limit")->capture_default_str();
   cmd->add_option("--top-p", f.top_p, "Nucleus sampling mass")->capture_default_str();
-  cmd->add_option("--seed", f.seed, "Sampling seed (per request: seed, index)")
+  cmd->add_option("--seed", f.seed, "Sampling seed; prompt i of a file samples with seed + i")
       ->capture_default_str();
   cmd->add_flag("--ignore-eos", f.ignore_eos, "Do not stop at the eos token");
   cmd->add_option("--top-logprobs", f.top_logprobs, "Report the K most likely tokens per step")
@@ -153,11 +153,13 @@ std::vector<GenerationRequest> generate_job_requests(const GenerateFlags& f) {
       f.prompts_file.empty() ? std::vector<std::vector<int64_t>>{parse_id_list(f.prompt_ids)}
                              : read_prompts_file(f.prompts_file);
   std::vector<GenerationRequest> requests;
-  for (auto& p : prompts) {
+  for (size_t i = 0; i < prompts.size(); ++i) {
     GenerationRequest r;
-    r.prompt = std::move(p);
+    r.prompt = std::move(prompts[i]);
     r.max_new_tokens = f.max_new_tokens;
-    r.sampling = {f.temperature, f.top_k, f.top_p, f.seed};
+    // Prompt i samples with seed S + i: distinct streams for the prompts of one file, and the
+    // same tokens as `mlaserve client --seed S` sends for prompt i (docs/engine.md).
+    r.sampling = {f.temperature, f.top_k, f.top_p, f.seed + i};
     r.ignore_eos = f.ignore_eos;
     r.top_logprobs = f.top_logprobs;
     r.keep_logits = !f.dump_logits.empty();

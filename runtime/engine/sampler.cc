@@ -8,7 +8,7 @@
 namespace mlaserve {
 namespace {
 
-// splitmix64: spreads (seed, index) over the whole state so neighbouring requests' streams differ.
+// splitmix64: spreads the seed over the whole state so neighbouring seeds' streams differ.
 uint64_t mix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -36,8 +36,7 @@ void SamplingParams::validate() const {
   MLA_ENSURE(top_p > 0 && top_p <= 1, kInvalidArgument, "top_p must be in (0, 1], got ", top_p);
 }
 
-Sampler::Sampler(const SamplingParams& params, uint64_t request_index)
-    : params_(params), rng_(mix(mix(params.seed) ^ request_index)) {
+Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(mix(params.seed)) {
   params_.validate();
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Per-request token sampling: greedy (temperature 0) or temperature + top-k + top-p with a
-// request-local RNG seeded from (seed, request index), so a request's tokens do not depend on
-// which other requests share its batch.
+// request-local RNG seeded from the request's seed alone, so a request's tokens depend neither on
+// which other requests share its batches nor on when it arrived (as vLLM's per-request seed).
 #include <cstdint>
 #include <random>
 #include <utility>
@@ -20,7 +20,7 @@ struct SamplingParams {
 
 class Sampler {
  public:
-  Sampler(const SamplingParams& params, uint64_t request_index);
+  explicit Sampler(const SamplingParams& params);
   // Picks the next token from one logits row.
   int64_t sample(const float* logits, int64_t vocab);
 

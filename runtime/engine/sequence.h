@@ -16,7 +16,7 @@ struct Sequence {
       : id(id_),
         request(std::move(request_)),
         tokens(request.prompt),
-        sampler(request.sampling, static_cast<uint64_t>(id_)) {}
+        sampler(request.sampling) {}
 
   RequestId id;
   EngineRequest request;

@@ -204,8 +204,12 @@ TEST(LaunchCli, EngineSettingsUnderTp2Ep2MatchOneProcessAndRankCachesAgree) {
                   << what << " line " << i << " step " << step;
         }
         const auto [preemptions, prefix_hits] = engine_counts(err);
-        if (setting.name == "preemption") EXPECT_GT(preemptions, 0) << what << "\n" << err;
-        if (setting.twice) EXPECT_GT(prefix_hits, 0) << what << "\n" << err;
+        if (setting.name == "preemption") {
+          EXPECT_GT(preemptions, 0) << what << "\n" << err;
+        }
+        if (setting.twice) {
+          EXPECT_GT(prefix_hits, 0) << what << "\n" << err;
+        }
         if (layout.empty()) continue;
         const auto sums = cache_checksums(err);
         ASSERT_EQ(sums.size(), 2u) << what << "\n" << err;
@@ -216,7 +220,7 @@ TEST(LaunchCli, EngineSettingsUnderTp2Ep2MatchOneProcessAndRankCachesAgree) {
   }
 }
 
-// The sampler runs on the leader from (seed, request index): the layout does not change the tokens.
+// The sampler runs on the leader from the request's seed: the layout does not change the tokens.
 TEST(LaunchCli, SeededSamplingGivesTheSameTokensUnderTp2Ep2) {
   const std::string args = "generate --model " + data("tiny-v2") + " --prompts-file " +
                            reference_prompts_file("tiny-v2") +

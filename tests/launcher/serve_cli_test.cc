@@ -121,6 +121,48 @@ TEST(ServeCli, ReferenceCasesMatchGenerateThenSigtermExitsZero) {
   }
 }
 
+// Sampling is seeded per request (prompt i of a file with --seed S + i, in client and generate
+// alike), so sampled tokens do not depend on the replica, the batch or the arrival order: two
+// client runs over two replicas both give exactly generate's tokens.
+TEST(ServeCli, SampledRequestsGiveGeneratesTokensForTheSameSeed) {
+  const std::string model = "tiny-v2";
+  const std::string prompts = write_prompts(model);
+  const std::vector<std::string> sampling = {"--max-new-tokens", "12", "--ignore-eos", "--json",
+                                             "--temperature", "1.0", "--top-k", "40",
+                                             "--top-p", "0.9", "--seed", "11"};
+  std::vector<std::string> generate = {"generate", "--model", data(model), "--prompts-file",
+                                       prompts};
+  generate.insert(generate.end(), sampling.begin(), sampling.end());
+  const auto offline = run_cli(generate);
+  ASSERT_EQ(offline.exit_code, 0) << offline.output;
+  const auto expected = json_lines(offline.output);
+  ASSERT_EQ(expected.size(), cases(model)["cases"].size());
+
+  ServeProcess server({"--model", data(model), "--replicas", "2"});
+  ASSERT_TRUE(server.ready());
+  for (int run = 0; run < 2; ++run) {
+    std::vector<std::string> client = {"client", "--addr", server.address(), "--prompts-file",
+                                       prompts};
+    client.insert(client.end(), sampling.begin(), sampling.end());
+    const auto served = run_cli(client);
+    ASSERT_EQ(served.exit_code, 0) << served.output << "\nserver:\n" << server.log();
+    const auto got = json_lines(served.output);
+    ASSERT_EQ(got.size(), expected.size()) << served.output;
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_EQ(got[i]["tokens"], expected[i]["tokens"]) << "run " << run << " prompt " << i;
+  }
+  // Distinct seeds per prompt: not every prompt's sample may coincide with greedy decoding.
+  const auto greedy = cases(model)["cases"];
+  bool differs = false;
+  for (size_t i = 0; i < expected.size(); ++i)
+    differs |= expected[i]["tokens"].get<std::vector<int64_t>>() !=
+               std::vector<int64_t>(greedy[i]["greedy_tokens"].begin(),
+                                    greedy[i]["greedy_tokens"].begin() + 12);
+  EXPECT_TRUE(differs) << "temperature 1 sampled exactly the greedy tokens for every prompt";
+  EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
+  std::filesystem::remove(prompts);
+}
+
 // A tp 2 replica idle for twice its collective timeout still serves: the leader's keep-alive
 // plans (every second) keep its follower from timing out while it waits for the next step.
 TEST(ServeCli, TpFollowersOutliveIdlePeriodsLongerThanTheirTimeout) {

@@ -1,6 +1,6 @@
 // The Engine's request API: validation names the field, aborts free blocks at once and report
 // "abort", stop tokens and eos finish with "stop", a request larger than the whole cache ends
-// with an error naming its need, and a seeded request samples the same tokens alone or batched.
+// with an error naming its need, and a seeded request samples the same tokens alone or batched, under any id.
 #include <algorithm>
 #include <functional>
 
@@ -128,7 +128,7 @@ TEST_F(EngineApi, RequestLargerThanTheCacheEndsWithAnError) {
   EXPECT_FALSE(engine->has_unfinished());
 }
 
-TEST_F(EngineApi, SeededSamplingDoesNotDependOnTheBatch) {
+TEST_F(EngineApi, SeededSamplingDoesNotDependOnTheBatchOrTheRequestId) {
   EngineRequest r;
   r.prompt = {5, 6, 7};
   r.max_tokens = 10;
@@ -142,11 +142,13 @@ TEST_F(EngineApi, SeededSamplingDoesNotDependOnTheBatch) {
         o.prompt = {9, 10, 11, 12, 13};
         engine->add_request(id, o);
       }
-    engine->add_request(1, r);
+    // A different id and arrival order too: the stream comes from the seed alone.
+    const RequestId id = with_others ? 20 : 1;
+    engine->add_request(id, r);
     std::vector<int64_t> got;
     while (engine->has_unfinished())
       for (const auto& o : engine->step())
-        if (o.id == 1) got.insert(got.end(), o.new_tokens.begin(), o.new_tokens.end());
+        if (o.id == id) got.insert(got.end(), o.new_tokens.begin(), o.new_tokens.end());
     return got;
   };
   const auto alone = run(false);

@@ -114,7 +114,9 @@ class EngineReference : public ::testing::TestWithParam<std::string> {
     }
     std::printf("[%s %s] worst %s %.3g\n", GetParam().c_str(), bf16 ? "bf16" : "f32",
                 bf16 ? "per-request p90 rel" : "row rel", worst);
-    if (!bf16) EXPECT_LE(worst, kF32Tolerance);
+    if (!bf16) {
+      EXPECT_LE(worst, kF32Tolerance);
+    }
   }
 
   // Every expected prompt (ids 0..n-1), then with `twice` the same prompts again (ids n..2n-1)
