@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "rpc/bearer_metadata.h"
 #include "rpc/dispatch_messages.h"
 #include "rpc/proto/dispatch.grpc.pb.h"
 #include "rpc/status_mapping.h"
@@ -73,6 +74,7 @@ void run_replica_leader(Engine& engine, const LeaderOptions& options) {
              options.connect_timeout.count(), " ms");
   auto stub = internal::Dispatch::NewStub(channel);
   grpc::ClientContext context;
+  add_bearer(context, options.token);
   std::unique_ptr<Stream> stream = stub->Connect(&context);
 
   internal::WorkerMessage hello;
