@@ -53,6 +53,18 @@ class Inbox {
   bool closed_ = false;
 };
 
+// The call ended from the coordinator's side. A verdict on us (a wrong cluster token, a bad
+// Register) is reported with its own code; the coordinator going away is kUnavailable. Only
+// once nothing else reads the stream.
+[[noreturn]] void raise_closed(Stream& stream, const std::string& where) {
+  const grpc::Status status = stream.Finish();
+  const grpc::StatusCode code = status.error_code();
+  if (!status.ok() && code != grpc::StatusCode::CANCELLED &&
+      code != grpc::StatusCode::UNAVAILABLE)
+    throw_status(status, "coordinator at " + where);
+  fail(ErrorCode::kUnavailable, "the coordinator at ", where, " closed the stream");
+}
+
 void write(Stream& stream, const internal::WorkerMessage& message, const std::string& where) {
   MLA_ENSURE(stream.Write(message), kUnavailable, "the stream to the coordinator at ", where,
              " broke");
@@ -83,7 +95,7 @@ void run_replica_leader(Engine& engine, const LeaderOptions& options) {
   reg->set_pid(static_cast<int32_t>(getpid()));
   reg->set_num_blocks(options.num_blocks);
   reg->set_block_size(options.block_size);
-  write(*stream, hello, options.coordinator);
+  if (!stream->Write(hello)) raise_closed(*stream, options.coordinator);
 
   Inbox inbox;
   std::thread reader([&] {
@@ -128,8 +140,7 @@ void run_replica_leader(Engine& engine, const LeaderOptions& options) {
     }
     if (refusals.has_outputs()) write(*stream, refusals, options.coordinator);
     if (shutdown) break;
-    MLA_ENSURE(!closed, kUnavailable, "the coordinator at ", options.coordinator,
-               " closed the stream");
+    if (closed) raise_closed(*stream, options.coordinator);  // the reader has finished
     if (engine.has_unfinished()) {
       internal::WorkerMessage step;
       for (const RequestOutput& out : engine.step())

@@ -282,6 +282,32 @@ TEST(ServeSecurity, InternalServicesOnlyOnTheClusterPortBehindTheClusterToken) {
   EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
 }
 
+// A node started with another cluster token file is turned away at the rendezvous: its worker
+// fails with the store's UNAUTHENTICATED message and the node exits 1, while node 0 keeps
+// waiting for the replica (and is stopped by the test).
+TEST(ServeSecurity, NodeWithAnotherClusterTokenIsRefused) {
+  TempDir dir;
+  const int cluster_port = ServeProcess::free_port();
+  const std::vector<std::string> common = {"--model", data("tiny-v2"), "--replicas", "2",
+                                           "--nnodes", "2", "--timeout", "5"};
+  auto node0 = common;
+  node0.insert(node0.end(), {"--node-rank", "0", "--cluster-port", std::to_string(cluster_port),
+                             "--cluster-token-file", dir.file("a", "token-a\n")});
+  ServeProcess server(node0, {.port = 0, .wait_until_serving = false});
+  auto node1 = common;
+  node1.insert(node1.end(), {"--node-rank", "1", "--coordinator",
+                             "127.0.0.1:" + std::to_string(cluster_port), "--cluster-token-file",
+                             dir.file("b", "token-b\n")});
+  ServeProcess other(node1, {.port = 0, .wait_until_serving = false});
+  EXPECT_EQ(other.wait(std::chrono::seconds(90)), 1) << other.log();
+  const std::string log = other.log();
+  EXPECT_NE(log.find("mlaserve.internal.Store (the cluster token)"), std::string::npos) << log;
+  EXPECT_NE(log.find("did not match"), std::string::npos) << log;
+  EXPECT_EQ(log.find("token-a"), std::string::npos) << log;
+  EXPECT_EQ(server.log().find("replica 1 registered"), std::string::npos) << server.log();
+  server.stop(std::chrono::seconds(60));
+}
+
 // Unusable security files and flag combinations: exit 2 naming the flag and file, nothing
 // spawned.
 TEST(ServeSecurity, BadSecurityFilesExitWithCode2BeforeStarting) {
