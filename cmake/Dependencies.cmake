@@ -13,6 +13,8 @@ target_link_libraries(mlaserve_openblas INTERFACE ${OpenBLAS_LIBRARIES})
 find_package(Gloo CONFIG REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
+# libcrypto (gRPC's own TLS library): checks --tls-cert/--tls-key before serving (rpc/tls_files).
+find_package(OpenSSL REQUIRED)
 
 if(MLASERVE_BUILD_TESTS)
   find_package(GTest REQUIRED)

@@ -8,6 +8,7 @@
 #include "launcher/rank_discovery.h"
 #include "parallel/gloo_communicator.h"
 #include "parallel/prefix_store.h"
+#include "rpc/auth_token.h"
 #include "rpc/grpc_store.h"
 #include "runtime/core/error.h"
 
@@ -50,8 +51,10 @@ WorkerSession join_world(const WorkerFlags& f) {
              " holds ", s.world.replicas(), " replicas of --tp ", f.tp,
              "; this version runs exactly one replica (world size = --tp)");
 
+  // A serving coordinator's store wants the cluster token `serve` put in our environment.
   auto store = std::make_shared<parallel::PrefixStore>(
-      f.job, std::make_shared<rpc::GrpcStore>(f.store));
+      f.job, std::make_shared<rpc::GrpcStore>(f.store, std::chrono::seconds(10),
+                                              rpc::cluster_token_from_env()));
   parallel::GlooOptions options;
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
   s.world_group = parallel::connect_gloo(store, rank, world_size, options);

@@ -15,13 +15,39 @@
 
 namespace mlaserve::rpc {
 
+namespace {
+
+// Shared by both servers.
+void configure(grpc::ServerBuilder& builder) {
+  // Prompts of long-context models exceed gRPC's 4 MiB default only in the pathological case,
+  // but step outputs with top logprobs for many requests can be large: allow 64 MiB.
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  // A leader's machine that vanishes (no FIN, no RST) must break its Dispatch stream within
+  // seconds, not at TCP's retransmission timeout: ping every 10 s, give up 10 s later. Leaders
+  // ping us as often; accept that without counting it as abuse.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+}
+
+std::shared_ptr<grpc::ServerCredentials> public_credentials(const CoordinatorOptions& options) {
+  if (options.tls_cert_pem.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 struct Coordinator::Impl {
-  std::string host;
-  int port = 0;
+  std::string host, cluster_host;
+  int port = 0, cluster_port = 0;
   std::unique_ptr<ReplicaPool> pool;
   std::shared_ptr<parallel::MemoryStore> store;
   std::unique_ptr<grpc::Service> inference, dispatch, store_service;
-  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<grpc::Server> server, cluster_server;
   // Takes silent replicas out of service (a hung leader keeps its stream open).
   std::thread watchdog;
   std::mutex mu;
@@ -44,33 +70,40 @@ struct Coordinator::Impl {
 };
 
 std::unique_ptr<Coordinator> Coordinator::start(const CoordinatorOptions& options) {
+  MLA_INTERNAL_CHECK(!options.cluster_token.empty());
   auto impl = std::make_unique<Impl>();
   impl->host = options.host;
+  impl->cluster_host = options.cluster_host;
   impl->pool = std::make_unique<ReplicaPool>(options.pool);
   impl->store = std::make_shared<parallel::MemoryStore>();
-  impl->inference = make_inference_service(*impl->pool, options.model);
-  impl->dispatch = make_dispatch_service(*impl->pool, options.on_register);
-  impl->store_service = make_store_service(impl->store);
+  impl->inference = make_inference_service(*impl->pool, options.model, options.auth_token);
+  impl->dispatch = make_dispatch_service(*impl->pool, options.on_register, options.cluster_token);
+  impl->store_service = make_store_service(impl->store, options.cluster_token);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The internal services get their own port so that the public one, which may face users,
+  // offers only Inference (and health, reflection): Dispatch and Store are never reachable there.
+  // gRPC adds health and reflection to every server in the process, so the cluster port answers
+  // them too; they expose no state beyond the service names.
+  grpc::ServerBuilder cluster;
+  const std::string cluster_address =
+      options.cluster_host + ":" + std::to_string(options.cluster_port);
+  cluster.AddListeningPort(cluster_address, grpc::InsecureServerCredentials(),
+                           &impl->cluster_port);
+  cluster.RegisterService(impl->dispatch.get());
+  cluster.RegisterService(impl->store_service.get());
+  configure(cluster);
+  impl->cluster_server = cluster.BuildAndStart();
+  MLA_ENSURE(impl->cluster_server != nullptr && impl->cluster_port > 0, kUnavailable,
+             "cannot listen on ", cluster_address,
+             " (--cluster-host / --cluster-port: in use, or not an address of this machine?)");
+
   grpc::ServerBuilder builder;
   const std::string address = options.host + ":" + std::to_string(options.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl->port);
+  builder.AddListeningPort(address, public_credentials(options), &impl->port);
   builder.RegisterService(impl->inference.get());
-  builder.RegisterService(impl->dispatch.get());
-  builder.RegisterService(impl->store_service.get());
-  // Prompts of long-context models exceed gRPC's 4 MiB default only in the pathological case,
-  // but step outputs with top logprobs for many requests can be large: allow 64 MiB.
-  builder.SetMaxReceiveMessageSize(64 << 20);
-  builder.SetMaxSendMessageSize(64 << 20);
-  // A leader's machine that vanishes (no FIN, no RST) must break its Dispatch stream within
-  // seconds, not at TCP's retransmission timeout: ping every 10 s, give up 10 s later. Leaders
-  // ping us as often; accept that without counting it as abuse.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  configure(builder);
   impl->server = builder.BuildAndStart();
   MLA_ENSURE(impl->server != nullptr && impl->port > 0, kUnavailable, "cannot listen on ",
              address, " (in use, or not an address of this machine?)");
@@ -90,15 +123,20 @@ Coordinator::Coordinator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Coordinator::~Coordinator() {
   impl_->stop_watchdog();
-  if (impl_->server) {
-    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    impl_->server->Wait();
+  for (auto* server : {&impl_->server, &impl_->cluster_server}) {
+    if (!*server) continue;
+    (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    (*server)->Wait();
   }
 }
 
 int Coordinator::port() const { return impl_->port; }
 std::string Coordinator::address() const {
   return impl_->host + ":" + std::to_string(impl_->port);
+}
+int Coordinator::cluster_port() const { return impl_->cluster_port; }
+std::string Coordinator::cluster_address() const {
+  return impl_->cluster_host + ":" + std::to_string(impl_->cluster_port);
 }
 ReplicaPool& Coordinator::pool() { return *impl_->pool; }
 const std::shared_ptr<parallel::MemoryStore>& Coordinator::store() const { return impl_->store; }
@@ -116,10 +154,14 @@ void Coordinator::shutdown(std::chrono::steady_clock::time_point deadline) {
   impl_->pool->shutdown_replicas();
   impl_->stop_watchdog();
   const auto left = deadline - std::chrono::steady_clock::now();
-  impl_->server->Shutdown(std::chrono::system_clock::now() +
-                          std::chrono::duration_cast<std::chrono::system_clock::duration>(left));
-  impl_->server->Wait();
-  impl_->server.reset();
+  const auto until = std::chrono::system_clock::now() +
+                     std::chrono::duration_cast<std::chrono::system_clock::duration>(left);
+  // Public first (no new requests), then the leaders' streams.
+  for (auto* server : {&impl_->server, &impl_->cluster_server}) {
+    (*server)->Shutdown(until);
+    (*server)->Wait();
+    server->reset();
+  }
 }
 
 }  // namespace mlaserve::rpc

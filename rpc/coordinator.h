@@ -1,8 +1,10 @@
 #pragma once
-// The coordinator's gRPC server: the public mlaserve.v1.Inference service, grpc.health.v1.Health
-// and server reflection for clients; the internal Dispatch (replica leaders) and Store
-// (rendezvous) services for the workers — all on one port. Health reports NOT_SERVING until
-// set_serving(true) (every replica loaded) and again once draining starts.
+// The coordinator's two gRPC servers. The public port carries mlaserve.v1.Inference (behind an
+// optional bearer token, optionally over TLS), grpc.health.v1.Health and server reflection (both
+// always open: probes and tools need no secret). The cluster port carries the internal Dispatch
+// (replica leaders) and Store (rendezvous) services, which refuse callers without the cluster
+// token. Health reports NOT_SERVING until set_serving(true) (every replica loaded) and again
+// once draining starts.
 // No gRPC headers here (pimpl): the launcher includes this.
 #include <chrono>
 #include <functional>
@@ -18,6 +20,11 @@ namespace mlaserve::rpc {
 struct CoordinatorOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: a free port
+  std::string tls_cert_pem, tls_key_pem;  // both set: TLS on the public port (rpc/tls_files.h)
+  std::string auth_token;                 // set: every Inference call must carry it
+  std::string cluster_host = "127.0.0.1";
+  int cluster_port = 0;       // 0: a free port
+  std::string cluster_token;  // required: every Dispatch / Store call must carry it
   PoolOptions pool;
   ServedModel model;
   std::function<void(int)> on_register;  // after each replica registers
@@ -25,12 +32,15 @@ struct CoordinatorOptions {
 
 class Coordinator {
  public:
-  // Listens on host:port; kUnavailable naming the address when it cannot bind.
+  // Listens on host:port and cluster_host:cluster_port; kUnavailable naming the address that
+  // cannot be bound.
   static std::unique_ptr<Coordinator> start(const CoordinatorOptions& options);
   ~Coordinator();
 
   int port() const;
   std::string address() const;  // "host:port"
+  int cluster_port() const;
+  std::string cluster_address() const;  // "cluster_host:cluster_port"
   ReplicaPool& pool();
   const std::shared_ptr<parallel::MemoryStore>& store() const;
 

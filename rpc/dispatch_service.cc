@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "rpc/bearer_metadata.h"
 #include "rpc/proto/dispatch.grpc.pb.h"
 #include "rpc/status_mapping.h"
 
@@ -32,10 +33,13 @@ class StreamLink final : public ReplicaLink {
 
 class DispatchService final : public internal::Dispatch::Service {
  public:
-  DispatchService(ReplicaPool& pool, std::function<void(int)> on_register)
-      : pool_(pool), on_register_(std::move(on_register)) {}
+  DispatchService(ReplicaPool& pool, std::function<void(int)> on_register, std::string token)
+      : pool_(pool), on_register_(std::move(on_register)), token_(std::move(token)) {}
 
-  grpc::Status Connect(grpc::ServerContext*, Stream* stream) override {
+  grpc::Status Connect(grpc::ServerContext* context, Stream* stream) override {
+    if (auto denied = check_bearer(*context, token_, "mlaserve.internal.Dispatch (the cluster token)");
+        !denied.ok())
+      return denied;
     internal::WorkerMessage message;
     if (!stream->Read(&message)) return grpc::Status::OK;
     if (!message.has_registration())
@@ -70,13 +74,15 @@ class DispatchService final : public internal::Dispatch::Service {
  private:
   ReplicaPool& pool_;
   std::function<void(int)> on_register_;
+  const std::string token_;
 };
 
 }  // namespace
 
 std::unique_ptr<grpc::Service> make_dispatch_service(ReplicaPool& pool,
-                                                     std::function<void(int)> on_register) {
-  return std::make_unique<DispatchService>(pool, std::move(on_register));
+                                                     std::function<void(int)> on_register,
+                                                     const std::string& token) {
+  return std::make_unique<DispatchService>(pool, std::move(on_register), token);
 }
 
 }  // namespace mlaserve::rpc

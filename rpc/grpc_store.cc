@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "rpc/bearer_metadata.h"
 #include "rpc/proto/store.grpc.pb.h"
 #include "rpc/status_mapping.h"
 
@@ -11,7 +12,7 @@ namespace pb = ::mlaserve::internal;
 using std::chrono::milliseconds;
 
 struct GrpcStore::Impl {
-  std::string address;
+  std::string address, token;
   milliseconds rpc_timeout;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::Store::Stub> stub;
@@ -19,6 +20,7 @@ struct GrpcStore::Impl {
   // Waits for the server to come up (workers may start before the coordinator listens), but
   // never past the deadline.
   void prepare(grpc::ClientContext& context, milliseconds budget) const {
+    add_bearer(context, token);
     context.set_deadline(std::chrono::system_clock::now() + budget);
     context.set_wait_for_ready(true);
   }
@@ -34,9 +36,10 @@ struct GrpcStore::Impl {
   }
 };
 
-GrpcStore::GrpcStore(const std::string& address, milliseconds rpc_timeout)
+GrpcStore::GrpcStore(const std::string& address, milliseconds rpc_timeout, std::string token)
     : impl_(std::make_unique<Impl>()) {
   impl_->address = address;
+  impl_->token = std::move(token);
   impl_->rpc_timeout = rpc_timeout;
   impl_->channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   impl_->stub = pb::Store::NewStub(impl_->channel);

@@ -15,9 +15,10 @@ class GrpcStore final : public parallel::Store {
  public:
   // `address` is "host:port". `rpc_timeout` bounds set/add and connecting; get/wait get their own
   // timeout plus `rpc_timeout` so the server's answer (naming the key) arrives before the
-  // transport deadline.
+  // transport deadline. A non-empty `token` (the cluster token) goes with every call.
   explicit GrpcStore(const std::string& address,
-                     std::chrono::milliseconds rpc_timeout = std::chrono::seconds(10));
+                     std::chrono::milliseconds rpc_timeout = std::chrono::seconds(10),
+                     std::string token = "");
   ~GrpcStore() override;
 
   void set(const std::string& key, const parallel::Bytes& value) override;

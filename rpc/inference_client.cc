@@ -2,27 +2,39 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "rpc/bearer_metadata.h"
 #include "rpc/proto/inference.grpc.pb.h"
 #include "rpc/status_mapping.h"
 
 namespace mlaserve::rpc {
 
 struct InferenceClient::Impl {
-  std::string address;
+  std::string address, token;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Inference::Stub> stub;
 };
 
 InferenceClient::InferenceClient(const std::string& address,
-                                 std::chrono::milliseconds connect_timeout)
+                                 std::chrono::milliseconds connect_timeout,
+                                 const ClientSecurity& security)
     : impl_(std::make_unique<Impl>()) {
   impl_->address = address;
+  impl_->token = security.token;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  impl_->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!security.tls_roots_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = security.tls_roots_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  impl_->channel = grpc::CreateCustomChannel(address, credentials, args);
+  // A TLS handshake that fails (plaintext server, untrusted certificate) also ends here.
   MLA_ENSURE(impl_->channel->WaitForConnected(std::chrono::system_clock::now() + connect_timeout),
              kUnavailable, "cannot reach the server at ", address, " within ",
-             connect_timeout.count(), " ms");
+             connect_timeout.count(), " ms",
+             security.tls_roots_pem.empty() ? "" : " over TLS (is --tls-ca the server's CA, "
+                                                   "and does the server use TLS?)");
   impl_->stub = v1::Inference::NewStub(impl_->channel);
 }
 
@@ -33,6 +45,7 @@ const std::string& InferenceClient::address() const { return impl_->address; }
 void InferenceClient::generate(const v1::GenerateRequest& request, const OnResponse& on_response,
                                std::optional<std::chrono::milliseconds> timeout) {
   grpc::ClientContext context;
+  add_bearer(context, impl_->token);
   if (timeout) context.set_deadline(std::chrono::system_clock::now() + *timeout);
   auto reader = impl_->stub->Generate(&context, request);
   v1::GenerateResponse response;
@@ -53,6 +66,7 @@ void InferenceClient::generate(const v1::GenerateRequest& request, const OnRespo
 
 v1::ModelInfo InferenceClient::model_info() {
   grpc::ClientContext context;
+  add_bearer(context, impl_->token);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::ModelInfo info;
   const grpc::Status status =
@@ -67,6 +81,7 @@ namespace mlaserve::rpc {
 
 v1::ServerStats InferenceClient::server_stats() {
   grpc::ClientContext context;
+  add_bearer(context, impl_->token);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::ServerStats stats;
   const grpc::Status status =

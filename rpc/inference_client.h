@@ -13,10 +13,17 @@
 
 namespace mlaserve::rpc {
 
+// How to reach a server started with --tls-cert / --auth-token-file.
+struct ClientSecurity {
+  std::string tls_roots_pem;  // set: TLS, verifying the server against these roots
+  std::string token;          // set: sent as a bearer token with every call
+};
+
 class InferenceClient {
  public:
   // Waits up to `connect_timeout` for the server (kUnavailable naming the address).
-  InferenceClient(const std::string& address, std::chrono::milliseconds connect_timeout);
+  InferenceClient(const std::string& address, std::chrono::milliseconds connect_timeout,
+                  const ClientSecurity& security = {});
   ~InferenceClient();
 
   using OnResponse = std::function<void(const v1::GenerateResponse&)>;

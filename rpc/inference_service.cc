@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "rpc/bearer_metadata.h"
 #include "rpc/proto/inference.grpc.pb.h"
 #include "rpc/status_mapping.h"
 #include "runtime/core/logging.h"
@@ -44,10 +45,12 @@ grpc::Status ended(const v1::GenerateRequest& request, const ReplicaPool::Admitt
 
 class InferenceService final : public v1::Inference::Service {
  public:
-  InferenceService(ReplicaPool& pool, const ServedModel& model) : pool_(pool), model_(model) {}
+  InferenceService(ReplicaPool& pool, const ServedModel& model, std::string token)
+      : pool_(pool), model_(model), token_(std::move(token)) {}
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         grpc::ServerWriter<v1::GenerateResponse>* writer) override {
+    if (auto denied = check_bearer(*context, token_, kGuarded); !denied.ok()) return denied;
     ReplicaPool::Admitted admitted;
     try {
       admitted = pool_.submit(to_engine_request(*request, model_.limits));
@@ -97,8 +100,9 @@ class InferenceService final : public v1::Inference::Service {
     }
   }
 
-  grpc::Status GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
+  grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest*,
                             v1::ModelInfo* info) override {
+    if (auto denied = check_bearer(*context, token_, kGuarded); !denied.ok()) return denied;
     info->set_model(model_.name);
     info->set_vocab_size(model_.limits.vocab_size);
     info->set_max_model_len(model_.limits.max_model_len);
@@ -115,8 +119,9 @@ class InferenceService final : public v1::Inference::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status GetServerStats(grpc::ServerContext*, const v1::GetServerStatsRequest*,
+  grpc::Status GetServerStats(grpc::ServerContext* context, const v1::GetServerStatsRequest*,
                               v1::ServerStats* stats) override {
+    if (auto denied = check_bearer(*context, token_, kGuarded); !denied.ok()) return denied;
     stats->set_in_flight(pool_.in_flight());
     const std::vector<ReplicaStatus> replicas = pool_.status();
     for (size_t i = 0; i < replicas.size(); ++i) {
@@ -134,14 +139,17 @@ class InferenceService final : public v1::Inference::Service {
   }
 
  private:
+  static constexpr const char* kGuarded = "mlaserve.v1.Inference (serve --auth-token-file)";
   ReplicaPool& pool_;
   const ServedModel model_;
+  const std::string token_;  // empty: open
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> make_inference_service(ReplicaPool& pool, const ServedModel& model) {
-  return std::make_unique<InferenceService>(pool, model);
+std::unique_ptr<grpc::Service> make_inference_service(ReplicaPool& pool, const ServedModel& model,
+                                                      const std::string& token) {
+  return std::make_unique<InferenceService>(pool, model, token);
 }
 
 }  // namespace mlaserve::rpc

@@ -23,6 +23,9 @@ struct ServedModel {
   RequestLimits limits;
 };
 
-std::unique_ptr<grpc::Service> make_inference_service(ReplicaPool& pool, const ServedModel& model);
+// A non-empty `token` guards every method: callers must send it as a bearer token
+// (rpc/bearer_metadata.h) or get UNAUTHENTICATED.
+std::unique_ptr<grpc::Service> make_inference_service(ReplicaPool& pool, const ServedModel& model,
+                                                      const std::string& token = "");
 
 }  // namespace mlaserve::rpc

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "rpc/bearer_metadata.h"
 #include "rpc/dispatch_messages.h"
 #include "rpc/proto/dispatch.grpc.pb.h"
 #include "rpc/status_mapping.h"
@@ -52,6 +53,18 @@ class Inbox {
   bool closed_ = false;
 };
 
+// The call ended from the coordinator's side. A verdict on us (a wrong cluster token, a bad
+// Register) is reported with its own code; the coordinator going away is kUnavailable. Only
+// once nothing else reads the stream.
+[[noreturn]] void raise_closed(Stream& stream, const std::string& where) {
+  const grpc::Status status = stream.Finish();
+  const grpc::StatusCode code = status.error_code();
+  if (!status.ok() && code != grpc::StatusCode::CANCELLED &&
+      code != grpc::StatusCode::UNAVAILABLE)
+    throw_status(status, "coordinator at " + where);
+  fail(ErrorCode::kUnavailable, "the coordinator at ", where, " closed the stream");
+}
+
 void write(Stream& stream, const internal::WorkerMessage& message, const std::string& where) {
   MLA_ENSURE(stream.Write(message), kUnavailable, "the stream to the coordinator at ", where,
              " broke");
@@ -73,6 +86,7 @@ void run_replica_leader(Engine& engine, const LeaderOptions& options) {
              options.connect_timeout.count(), " ms");
   auto stub = internal::Dispatch::NewStub(channel);
   grpc::ClientContext context;
+  add_bearer(context, options.token);
   std::unique_ptr<Stream> stream = stub->Connect(&context);
 
   internal::WorkerMessage hello;
@@ -81,7 +95,7 @@ void run_replica_leader(Engine& engine, const LeaderOptions& options) {
   reg->set_pid(static_cast<int32_t>(getpid()));
   reg->set_num_blocks(options.num_blocks);
   reg->set_block_size(options.block_size);
-  write(*stream, hello, options.coordinator);
+  if (!stream->Write(hello)) raise_closed(*stream, options.coordinator);
 
   Inbox inbox;
   std::thread reader([&] {
@@ -126,8 +140,7 @@ void run_replica_leader(Engine& engine, const LeaderOptions& options) {
     }
     if (refusals.has_outputs()) write(*stream, refusals, options.coordinator);
     if (shutdown) break;
-    MLA_ENSURE(!closed, kUnavailable, "the coordinator at ", options.coordinator,
-               " closed the stream");
+    if (closed) raise_closed(*stream, options.coordinator);  // the reader has finished
     if (engine.has_unfinished()) {
       internal::WorkerMessage step;
       for (const RequestOutput& out : engine.step())

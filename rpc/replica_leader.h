@@ -14,7 +14,8 @@
 namespace mlaserve::rpc {
 
 struct LeaderOptions {
-  std::string coordinator;  // HOST:PORT
+  std::string coordinator;  // HOST:PORT of its cluster port
+  std::string token;        // the cluster token
   int replica = 0;
   int64_t num_blocks = 0, block_size = 0;  // reported at registration
   std::chrono::milliseconds heartbeat_interval{1000};

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "rpc/bearer_metadata.h"
 #include "rpc/proto/store.grpc.pb.h"
 #include "rpc/status_mapping.h"
 
@@ -23,37 +24,44 @@ milliseconds wait_bound(int64_t timeout_ms) {
 
 class StoreService final : public pb::Store::Service {
  public:
-  explicit StoreService(std::shared_ptr<parallel::MemoryStore> store) : store_(std::move(store)) {}
+  StoreService(std::shared_ptr<parallel::MemoryStore> store, std::string token)
+      : store_(std::move(store)), token_(std::move(token)) {}
 
-  grpc::Status Set(grpc::ServerContext*, const pb::SetRequest* req, pb::SetResponse*) override {
-    return handle([&] { store_->set(req->key(), {req->value().begin(), req->value().end()}); });
+  grpc::Status Set(grpc::ServerContext* context, const pb::SetRequest* req,
+                   pb::SetResponse*) override {
+    return handle(*context,
+                  [&] { store_->set(req->key(), {req->value().begin(), req->value().end()}); });
   }
 
   grpc::Status Get(grpc::ServerContext* context, const pb::GetRequest* req,
                    pb::GetResponse* resp) override {
-    return handle([&] {
+    return handle(*context, [&] {
       const auto value = store_->get(req->key(), wait_bound(req->timeout_ms()),
                                      [context] { return context->IsCancelled(); });
       resp->set_value(value.data(), value.size());
     });
   }
 
-  grpc::Status Add(grpc::ServerContext*, const pb::AddRequest* req,
+  grpc::Status Add(grpc::ServerContext* context, const pb::AddRequest* req,
                    pb::AddResponse* resp) override {
-    return handle([&] { resp->set_value(store_->add(req->key(), req->delta())); });
+    return handle(*context, [&] { resp->set_value(store_->add(req->key(), req->delta())); });
   }
 
   grpc::Status Wait(grpc::ServerContext* context, const pb::WaitRequest* req,
                     pb::WaitResponse*) override {
-    return handle([&] {
+    return handle(*context, [&] {
       store_->wait({req->keys().begin(), req->keys().end()}, wait_bound(req->timeout_ms()),
                    [context] { return context->IsCancelled(); });
     });
   }
 
  private:
+  // Every method: the caller's token first, then the call with its Error mapped.
   template <typename Fn>
-  static grpc::Status handle(Fn&& fn) {
+  grpc::Status handle(const grpc::ServerContext& context, Fn&& fn) {
+    if (auto denied = check_bearer(context, token_, "mlaserve.internal.Store (the cluster token)");
+        !denied.ok())
+      return denied;
     try {
       fn();
       return grpc::Status::OK;
@@ -63,12 +71,13 @@ class StoreService final : public pb::Store::Service {
   }
 
   std::shared_ptr<parallel::MemoryStore> store_;
+  const std::string token_;  // empty: open
 };
 
 class StandaloneStoreServer final : public StoreServer {
  public:
   StandaloneStoreServer(const std::string& host, int port)
-      : store_(std::make_shared<parallel::MemoryStore>()), service_(store_) {
+      : store_(std::make_shared<parallel::MemoryStore>()), service_(store_, "") {
     grpc::ServerBuilder builder;
     int bound = 0;
     builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
@@ -100,8 +109,9 @@ class StandaloneStoreServer final : public StoreServer {
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> make_store_service(std::shared_ptr<parallel::MemoryStore> store) {
-  return std::make_unique<StoreService>(std::move(store));
+std::unique_ptr<grpc::Service> make_store_service(std::shared_ptr<parallel::MemoryStore> store,
+                                                  const std::string& token) {
+  return std::make_unique<StoreService>(std::move(store), token);
 }
 
 std::unique_ptr<StoreServer> start_store_server(const std::string& host, int port) {

@@ -13,10 +13,13 @@ class Service;
 
 namespace mlaserve::rpc {
 
-// The service for a server the caller builds (grpc::ServerBuilder::RegisterService).
-std::unique_ptr<grpc::Service> make_store_service(std::shared_ptr<parallel::MemoryStore> store);
+// The service for a server the caller builds (grpc::ServerBuilder::RegisterService). A non-empty
+// `token` must come with every call (rpc/bearer_metadata.h), else UNAUTHENTICATED.
+std::unique_ptr<grpc::Service> make_store_service(std::shared_ptr<parallel::MemoryStore> store,
+                                                  const std::string& token);
 
-// A running standalone store server; shuts down (cancelling blocked calls) when destroyed.
+// A running standalone store server, open to any caller (`generate --tp` binds it to loopback);
+// shuts down (cancelling blocked calls) when destroyed.
 class StoreServer {
  public:
   virtual ~StoreServer() = default;

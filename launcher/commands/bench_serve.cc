@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "launcher/commands/client_security.h"
 #include "launcher/commands/commands.h"
 #include "rpc/inference_client.h"
 #include "runtime/core/error.h"
@@ -31,6 +32,7 @@ struct BenchServeFlags {
   int64_t input_len = 128;
   int64_t output_len = 128;
   uint64_t seed = 0;
+  ClientSecurityFlags security;
 };
 
 struct Sample {
@@ -70,7 +72,7 @@ int run_bench_serve(const BenchServeFlags& f) {
   MLA_ENSURE(f.num_prompts >= 1, kInvalidArgument, "--num-prompts must be >= 1");
   MLA_ENSURE(f.input_len >= 1 && f.output_len >= 1, kInvalidArgument,
              "--input-len and --output-len must be >= 1");
-  rpc::InferenceClient client(f.addr, std::chrono::seconds(10));
+  rpc::InferenceClient client(f.addr, std::chrono::seconds(10), load_client_security(f.security));
   const v1::ModelInfo info = client.model_info();
   MLA_ENSURE(f.input_len + f.output_len <= info.max_model_len(), kInvalidArgument,
              "--input-len + --output-len = ", f.input_len + f.output_len,
@@ -165,6 +167,7 @@ void add_bench_serve_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--output-len", f->output_len, "Generated tokens per request")
       ->capture_default_str();
   cmd->add_option("--seed", f->seed, "Seed of the random prompts")->capture_default_str();
+  add_client_security_options(*cmd, f->security);
   cmd->callback([f, &action] { action = [f] { return run_bench_serve(*f); }; });
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "CLI/CLI.hpp"
+#include "launcher/commands/client_security.h"
 #include "launcher/commands/commands.h"
 #include "launcher/commands/generate_job.h"
 #include "launcher/exit_code.h"
@@ -42,6 +43,7 @@ struct ClientFlags {
   double timeout_s = 0;  // 0: no deadline
   double connect_timeout_s = 10;
   int concurrency = 64;
+  ClientSecurityFlags security;
 };
 
 struct Outcome {
@@ -144,8 +146,11 @@ int run_client(const ClientFlags& f) {
              f.concurrency);
   MLA_ENSURE(f.connect_timeout_s > 0, kInvalidArgument, "--connect-timeout must be positive");
 
-  rpc::InferenceClient client(f.addr, std::chrono::milliseconds(
-                                          static_cast<int64_t>(f.connect_timeout_s * 1e3)));
+  const rpc::ClientSecurity security = load_client_security(f.security);
+
+  rpc::InferenceClient client(
+      f.addr, std::chrono::milliseconds(static_cast<int64_t>(f.connect_timeout_s * 1e3)),
+      security);
   const bool stream_text = !f.json && prompts.size() == 1;
   std::vector<Outcome> outcomes(prompts.size());
   std::atomic<size_t> next{0};
@@ -214,6 +219,7 @@ void add_client_command(CLI::App& app, std::function<int()>& action) {
       ->capture_default_str();
   cmd->add_option("--concurrency", f->concurrency, "Requests in flight at once")
       ->capture_default_str();
+  add_client_security_options(*cmd, f->security);
   cmd->callback([f, &action] { action = [f] { return run_client(*f); }; });
 }
 

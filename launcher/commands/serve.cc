@@ -1,7 +1,8 @@
 // `mlaserve serve`: the coordinator (node 0) plus this node's share of the replicas × tp worker
 // processes. It waits until every replica has loaded and registered (the workers' load progress
 // shows on stderr), reports SERVING on grpc.health.v1, prints "mlaserve: serving on HOST:PORT"
-// on stdout, and serves until SIGTERM / SIGINT: then it drains the requests in flight, tells the
+// on stdout (the public port; the workers use a separate cluster port, docs/serve.md
+// "Security"), and serves until SIGTERM / SIGINT: then it drains the requests in flight, tells the
 // leaders to exit, and exits 0. A worker that dies fails the whole server (exit 1).
 #include <unistd.h>
 
@@ -19,7 +20,9 @@
 #include "launcher/serve_launch.h"
 #include "launcher/shutdown_signal.h"
 #include "parallel/world.h"
+#include "rpc/auth_token.h"
 #include "rpc/coordinator.h"
+#include "rpc/tls_files.h"
 #include "runtime/core/error.h"
 #include "runtime/model/config.h"
 
@@ -35,7 +38,12 @@ struct ServeFlags {
   int port = 50051;
   std::string device = "cpu";
   int nnodes = 1, node_rank = 0;
-  std::string coordinator;  // HOST:PORT of node 0 (required on the other nodes)
+  std::string coordinator;  // HOST:PORT of node 0's cluster port (required on the other nodes)
+  // Security (docs/serve.md "Security").
+  std::string tls_cert_file, tls_key_file, auth_token_file;
+  std::string cluster_host = "127.0.0.1";
+  int cluster_port = 0;
+  std::string cluster_token_file;
   int64_t max_queued_requests = 1024;
   // The workers' rendezvous and collective timeout. Idle leaders send their followers a
   // keep-alive plan every second, so it bounds a dead peer even while the server idles; longer
@@ -85,11 +93,28 @@ class SupervisedWorkers {
   std::thread thread_;
 };
 
-int serve_node_zero(const ServeFlags& f, const ModelConfig& config, const ServeLayout& layout,
-                    ServeWorkerArgs args) {
+// What run_serve read from the security flags' files before starting anything.
+struct ServeSecrets {
+  rpc::TlsKeyPair tls;     // empty: plaintext public port
+  std::string auth_token;  // empty: Inference open
+  std::string cluster_token;
+};
+
+bool any_interface(const std::string& host) {
+  return host == "0.0.0.0" || host == "::" || host == "[::]";
+}
+
+int serve_node_zero(const ServeFlags& f, const ServeSecrets& secrets, const ModelConfig& config,
+                    const ServeLayout& layout, ServeWorkerArgs args) {
   rpc::CoordinatorOptions options;
   options.host = f.host;
   options.port = f.port;
+  options.tls_cert_pem = secrets.tls.cert_pem;
+  options.tls_key_pem = secrets.tls.key_pem;
+  options.auth_token = secrets.auth_token;
+  options.cluster_host = f.cluster_host;
+  options.cluster_port = f.cluster_port;
+  options.cluster_token = secrets.cluster_token;
   options.pool.replicas = f.replicas;
   options.pool.max_queued_requests = f.max_queued_requests;
   options.pool.heartbeat_timeout = millis(f.heartbeat_timeout_s);
@@ -103,11 +128,15 @@ int serve_node_zero(const ServeFlags& f, const ModelConfig& config, const ServeL
   options.model.eos_token_id = config.eos_token_id;
   options.model.limits = rpc::request_limits(config);
   auto coordinator = rpc::Coordinator::start(options);
-  // Local workers reach the coordinator over loopback when it listens on every interface.
-  const bool any = f.host == "0.0.0.0" || f.host == "::" || f.host == "[::]";
-  args.coordinator = (any ? "127.0.0.1" : f.host) + ":" + std::to_string(coordinator->port());
-  std::fprintf(stderr, "mlaserve: coordinator on %s; starting %d replica(s) x tp %d (ep %d)\n",
-               coordinator->address().c_str(), f.replicas, f.tp, f.ep);
+  // Local workers reach the cluster port over loopback when it listens on every interface.
+  args.coordinator = (any_interface(f.cluster_host) ? "127.0.0.1" : f.cluster_host) + ":" +
+                     std::to_string(coordinator->cluster_port());
+  std::fprintf(stderr,
+               "mlaserve: coordinator on %s (%s%s), cluster services on %s; starting %d "
+               "replica(s) x tp %d (ep %d)\n",
+               coordinator->address().c_str(), secrets.tls.cert_pem.empty() ? "plaintext" : "TLS",
+               secrets.auth_token.empty() ? "" : ", bearer token required",
+               coordinator->cluster_address().c_str(), f.replicas, f.tp, f.ep);
   SupervisedWorkers workers(serve_workers(layout, args));
 
   const auto start = Clock::now();
@@ -179,9 +208,25 @@ int run_serve(const ServeFlags& f) {
              "(docs/cuda.md); use --device cpu");
   check_serve_layout(layout);
   MLA_ENSURE(f.node_rank == 0 || !f.coordinator.empty(), kInvalidArgument,
-             "--node-rank ", f.node_rank, " needs --coordinator HOST:PORT (node 0's address)");
+             "--node-rank ", f.node_rank, " needs --coordinator HOST:PORT (node 0's cluster address)");
   MLA_ENSURE(f.port >= 0 && f.port < 65536, kInvalidArgument, "--port must be in [0, 65535], got ",
              f.port);
+  MLA_ENSURE(f.cluster_port >= 0 && f.cluster_port < 65536, kInvalidArgument,
+             "--cluster-port must be in [0, 65535], got ", f.cluster_port);
+  MLA_ENSURE(f.tls_cert_file.empty() == f.tls_key_file.empty(), kInvalidArgument,
+             "--tls-cert and --tls-key go together (got only ",
+             f.tls_cert_file.empty() ? "--tls-key" : "--tls-cert", ")");
+  // Other nodes cannot learn a token node 0 made up, so a multi-node server shares a file.
+  MLA_ENSURE(f.nnodes == 1 || !f.cluster_token_file.empty(), kInvalidArgument,
+             "--nnodes ", f.nnodes, " needs --cluster-token-file (the same file on every node)");
+  ServeSecrets secrets;
+  if (!f.tls_cert_file.empty())
+    secrets.tls = rpc::load_tls_key_pair(f.tls_cert_file, f.tls_key_file);
+  if (!f.auth_token_file.empty())
+    secrets.auth_token = rpc::read_token_file(f.auth_token_file, "--auth-token-file");
+  secrets.cluster_token = f.cluster_token_file.empty()
+                              ? rpc::random_token()
+                              : rpc::read_token_file(f.cluster_token_file, "--cluster-token-file");
   MLA_ENSURE(f.max_queued_requests >= 1, kInvalidArgument,
              "--max-queued-requests must be >= 1, got ", f.max_queued_requests);
   MLA_ENSURE(f.timeout_s > 2, kInvalidArgument,
@@ -200,8 +245,9 @@ int run_serve(const ServeFlags& f) {
   args.job = "serve-" + std::to_string(getpid());
   args.timeout_s = f.timeout_s;
   args.job_args = serve_job_args(f.job);
-  args.env_overrides = {worker_threads_env(f.replicas * f.tp / f.nnodes)};
-  if (f.node_rank == 0) return serve_node_zero(f, config, layout, args);
+  args.env_overrides = {worker_threads_env(f.replicas * f.tp / f.nnodes),
+                        std::string(rpc::kClusterTokenEnv) + "=" + secrets.cluster_token};
+  if (f.node_rank == 0) return serve_node_zero(f, secrets, config, layout, args);
   return serve_other_node(f, layout, args);
 }
 
@@ -225,7 +271,23 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
       ->capture_default_str();
   cmd->add_option("--node-rank", f->node_rank, "This node (0 hosts the coordinator)")
       ->capture_default_str();
-  cmd->add_option("--coordinator", f->coordinator, "Node 0's HOST:PORT (on nodes other than 0)");
+  cmd->add_option("--coordinator", f->coordinator,
+                  "Node 0's --cluster-host:--cluster-port (on nodes other than 0)");
+  cmd->add_option("--tls-cert", f->tls_cert_file,
+                  "PEM certificate (chain): serve the public port over TLS (with --tls-key)");
+  cmd->add_option("--tls-key", f->tls_key_file, "PEM private key of --tls-cert");
+  cmd->add_option("--auth-token-file", f->auth_token_file,
+                  "File whose first line is a token every Inference call must send as "
+                  "'authorization: Bearer <token>' (health and reflection stay open)");
+  cmd->add_option("--cluster-host", f->cluster_host,
+                  "Address of the internal port the workers use (Dispatch, Store)")
+      ->capture_default_str();
+  cmd->add_option("--cluster-port", f->cluster_port,
+                  "Internal port (0: a free one, printed at start)")
+      ->capture_default_str();
+  cmd->add_option("--cluster-token-file", f->cluster_token_file,
+                  "File whose first line is the token the workers use on the internal port "
+                  "(default: a random one; required with --nnodes > 1, the same on every node)");
   cmd->add_option("--max-queued-requests", f->max_queued_requests,
                   "Requests admitted and not finished, over all replicas; more get "
                   "RESOURCE_EXHAUSTED")

@@ -12,6 +12,7 @@
 #include "launcher/commands/serve_job.h"
 #include "launcher/rank_model.h"
 #include "launcher/worker_session.h"
+#include "rpc/auth_token.h"
 #include "rpc/replica_leader.h"
 #include "runtime/core/error.h"
 #include "runtime/engine/replicated_steps.h"
@@ -44,6 +45,7 @@ int run_worker_serve(const WorkerFlags& wf, const ServeJobFlags& sf, const Repli
     Engine engine(*model, executor, config);
     rpc::LeaderOptions options;
     options.coordinator = rf.coordinator;
+    options.token = rpc::cluster_token_from_env();  // from `serve`: argv would show it in ps
     options.replica = rf.replica;
     options.num_blocks = config.num_blocks;
     options.block_size = config.block_size;

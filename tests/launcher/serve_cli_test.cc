@@ -182,24 +182,27 @@ TEST(ServeCli, TpFollowersOutliveIdlePeriodsLongerThanTheirTimeout) {
 }
 
 // Two "nodes" on loopback: node 0 hosts the coordinator and replica 0, node 1 runs replica 1 and
-// reaches the coordinator through --coordinator. The reference cases come back right with both
-// replicas in service; when node 0 drains and stops, node 1's workers are shut down and it
-// exits 0 too.
+// reaches the coordinator's cluster port through --coordinator, both sharing one cluster token
+// file. The reference cases come back right with both replicas in service; when node 0 drains
+// and stops, node 1's workers are shut down and it exits 0 too.
 TEST(ServeCli, TwoNodesShareOneCoordinator) {
-  const int port = ServeProcess::free_port();
-  const std::string coordinator = "127.0.0.1:" + std::to_string(port);
+  const int cluster_port = ServeProcess::free_port();
+  const std::string coordinator = "127.0.0.1:" + std::to_string(cluster_port);
+  const std::string token_file =
+      ::testing::TempDir() + "serve_cluster_token_" + std::to_string(getpid());
+  std::ofstream(token_file) << "two-nodes-token\n";
   const std::vector<std::string> common = {"--model", data("tiny-v2"), "--replicas", "2",
-                                           "--nnodes", "2"};
+                                           "--nnodes", "2", "--cluster-token-file", token_file};
   std::vector<std::string> node1 = common;
   node1.insert(node1.end(), {"--node-rank", "1", "--coordinator", coordinator});
   ServeProcess other(node1, {.port = 0, .wait_until_serving = false});
   std::vector<std::string> node0 = common;
-  node0.insert(node0.end(), {"--node-rank", "0"});
-  ServeProcess server(node0, {.port = port});
+  node0.insert(node0.end(), {"--node-rank", "0", "--cluster-port", std::to_string(cluster_port)});
+  ServeProcess server(node0);
   ASSERT_TRUE(server.ready()) << other.log();
-  EXPECT_EQ(server.address(), coordinator);
   const std::string prompts = write_prompts("tiny-v2");
-  std::vector<std::string> client = {"client", "--addr", coordinator, "--prompts-file", prompts};
+  std::vector<std::string> client = {"client", "--addr", server.address(), "--prompts-file",
+                                     prompts};
   client.insert(client.end(), kGreedy16.begin(), kGreedy16.end());
   const auto served = run_cli(client);
   ASSERT_EQ(served.exit_code, 0) << served.output;
@@ -209,13 +212,14 @@ TEST(ServeCli, TwoNodesShareOneCoordinator) {
   for (size_t i = 0; i < all.size(); ++i)
     EXPECT_EQ(lines[i]["tokens"], all[i]["greedy_tokens"]) << "case " << i;
   const v1::ServerStats stats =
-      rpc::InferenceClient(coordinator, std::chrono::seconds(10)).server_stats();
+      rpc::InferenceClient(server.address(), std::chrono::seconds(10)).server_stats();
   ASSERT_EQ(stats.replicas_size(), 2);
   EXPECT_TRUE(stats.replicas(0).healthy());
   EXPECT_TRUE(stats.replicas(1).healthy());
   EXPECT_EQ(server.stop(std::chrono::seconds(60)), 0) << server.log();
   EXPECT_EQ(other.wait(std::chrono::seconds(60)), 0) << other.log();
   std::filesystem::remove(prompts);
+  std::filesystem::remove(token_file);
 }
 
 TEST(ServeCli, BadRequestsGetInvalidArgumentAndTheServerKeepsServing) {
@@ -328,6 +332,7 @@ TEST(ServeCli, BadFlagsExitWithCode2BeforeStarting) {
       {{"--model", model, "--replicas", "0"}, "--replicas"},
       {{"--model", model, "--replicas", "3", "--nnodes", "2"}, "--nnodes"},
       {{"--model", model, "--replicas", "2", "--nnodes", "2", "--node-rank", "1"}, "--coordinator"},
+      {{"--model", model, "--cluster-port", "70000"}, "--cluster-port"},
       {{"--model", model, "--node-rank", "1"}, "--node-rank"},
       {{"--model", model, "--device", "tpu"}, "--device"},
       {{"--model", model, "--max-queued-requests", "0"}, "--max-queued-requests"},
