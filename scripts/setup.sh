@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgloo-dev libopenblas-dev nlohmann-json3-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev libssl-dev openssl
   python3 python3-grpcio python3-protobuf python3-numpy iproute2 procps
 )
 
