@@ -27,7 +27,7 @@ std::vector<WorkerProcess> serve_workers(const ServeLayout& l, const ServeWorker
               std::to_string(l.tp), "--local-rank", std::to_string(l.cuda ? 0 : local), "--tp",
               std::to_string(l.tp), "--ep", std::to_string(l.ep), "--store", a.coordinator,
               "--job", a.job + "/replica-" + std::to_string(replica), "--timeout",
-              std::to_string(a.timeout_s), "serve"};
+              std::to_string(a.timeout_s), "--gloo-host", a.gloo_host, "serve"};
     w.argv.insert(w.argv.end(), a.job_args.begin(), a.job_args.end());
     w.argv.insert(w.argv.end(), {"--replica", std::to_string(replica), "--coordinator",
                                  a.coordinator});

@@ -25,8 +25,9 @@ void check_serve_layout(const ServeLayout& layout);
 struct ServeWorkerArgs {
   std::string executable;                 // this binary
   std::string coordinator;                // HOST:PORT: rendezvous store and Dispatch service
-  std::string job;                        // unique per serve run
+  std::string job;                        // store key prefix: the same on every node
   double timeout_s = 10;                  // the workers' --timeout
+  std::string gloo_host = "127.0.0.1";    // the workers' --gloo-host: this node's address
   std::vector<std::string> job_args;      // serve_job_args(...)
   std::vector<std::string> env_overrides;  // "NAME=value" over our environment
 };

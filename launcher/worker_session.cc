@@ -30,6 +30,10 @@ void add_worker_options(CLI::App& cmd, WorkerFlags& f) {
                  "Seconds for the rendezvous and for every collective (a peer silent this long "
                  "fails the job)")
       ->capture_default_str();
+  cmd.add_option("--gloo-host", f.gloo_host,
+                 "Address this rank listens on for its collectives and advertises to its peers "
+                 "(this node's address on the network the other ranks reach)")
+      ->capture_default_str();
 }
 
 WorkerSession join_world(const WorkerFlags& f) {
@@ -57,6 +61,7 @@ WorkerSession join_world(const WorkerFlags& f) {
                                               rpc::cluster_token_from_env()));
   parallel::GlooOptions options;
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
+  options.hostname = f.gloo_host;
   s.world_group = parallel::connect_gloo(store, rank, world_size, options);
   s.control = std::make_unique<parallel::TimedCommunicator>(*s.world_group);
   s.tp_group = std::make_unique<parallel::TimedCommunicator>(*s.world_group);

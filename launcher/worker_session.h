@@ -25,6 +25,9 @@ struct WorkerFlags {
   std::string store;          // HOST:PORT of the rendezvous store
   std::string job = "job";    // key prefix in the store: one per job (and per restart)
   double timeout_s = 10;      // rendezvous and every collective
+  // The address this rank's Gloo device listens on and advertises to its peers: loopback while
+  // every rank of the group runs on one machine, this node's cluster address otherwise.
+  std::string gloo_host = "127.0.0.1";
 };
 
 void add_worker_options(CLI::App& cmd, WorkerFlags& flags);

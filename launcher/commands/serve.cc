@@ -44,6 +44,7 @@ struct ServeFlags {
   std::string cluster_host = "127.0.0.1";
   int cluster_port = 0;
   std::string cluster_token_file;
+  std::string gloo_host = "127.0.0.1";  // this node's workers' collective address
   int64_t max_queued_requests = 1024;
   // The workers' rendezvous and collective timeout. Idle leaders send their followers a
   // keep-alive plan every second, so it bounds a dead peer even while the server idles; longer
@@ -102,6 +103,10 @@ struct ServeSecrets {
 
 bool any_interface(const std::string& host) {
   return host == "0.0.0.0" || host == "::" || host == "[::]";
+}
+
+bool is_loopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
 }
 
 int serve_node_zero(const ServeFlags& f, const ServeSecrets& secrets, const ModelConfig& config,
@@ -209,6 +214,11 @@ int run_serve(const ServeFlags& f) {
   check_serve_layout(layout);
   MLA_ENSURE(f.node_rank == 0 || !f.coordinator.empty(), kInvalidArgument,
              "--node-rank ", f.node_rank, " needs --coordinator HOST:PORT (node 0's cluster address)");
+  // A replica split over nodes has peers that cannot reach this node's loopback.
+  MLA_ENSURE(f.replicas * f.tp / f.nnodes % f.tp == 0 || !is_loopback(f.gloo_host),
+             kInvalidArgument, "--replicas ", f.replicas, " x --tp ", f.tp, " over --nnodes ",
+             f.nnodes, " splits a replica's ranks over nodes: --gloo-host must be this node's "
+             "address on the network between them, not ", f.gloo_host);
   MLA_ENSURE(f.port >= 0 && f.port < 65536, kInvalidArgument, "--port must be in [0, 65535], got ",
              f.port);
   MLA_ENSURE(f.cluster_port >= 0 && f.cluster_port < 65536, kInvalidArgument,
@@ -242,7 +252,10 @@ int run_serve(const ServeFlags& f) {
   install_shutdown_handlers();
   ServeWorkerArgs args;
   args.executable = self_executable();
-  args.job = "serve-" + std::to_string(getpid());
+  // Every node derives the same job id: the ranks of a replica that spans nodes meet under it
+  // in node 0's store, which lives exactly as long as this serving run.
+  args.job = "serve";
+  args.gloo_host = f.gloo_host;
   args.timeout_s = f.timeout_s;
   args.job_args = serve_job_args(f.job);
   args.env_overrides = {worker_threads_env(f.replicas * f.tp / f.nnodes),
@@ -281,6 +294,11 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
                   "'authorization: Bearer <token>' (health and reflection stay open)");
   cmd->add_option("--cluster-host", f->cluster_host,
                   "Address of the internal port the workers use (Dispatch, Store)")
+      ->capture_default_str();
+  cmd->add_option("--gloo-host", f->gloo_host,
+                  "Address this node's workers listen on for their collectives and advertise to "
+                  "their peers (with a replica split over nodes: this node's address on the "
+                  "network between them)")
       ->capture_default_str();
   cmd->add_option("--cluster-port", f->cluster_port,
                   "Internal port (0: a free one, printed at start)")

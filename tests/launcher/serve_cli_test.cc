@@ -333,6 +333,10 @@ TEST(ServeCli, BadFlagsExitWithCode2BeforeStarting) {
       {{"--model", model, "--replicas", "3", "--nnodes", "2"}, "--nnodes"},
       {{"--model", model, "--replicas", "2", "--nnodes", "2", "--node-rank", "1"}, "--coordinator"},
       {{"--model", model, "--cluster-port", "70000"}, "--cluster-port"},
+      // A replica split over two nodes cannot use loopback for its collectives.
+      {{"--model", model, "--tp", "2", "--nnodes", "2", "--node-rank", "1", "--coordinator",
+        "10.0.0.1:1"},
+       "--gloo-host"},
       {{"--model", model, "--node-rank", "1"}, "--node-rank"},
       {{"--model", model, "--device", "tpu"}, "--device"},
       {{"--model", model, "--max-queued-requests", "0"}, "--max-queued-requests"},

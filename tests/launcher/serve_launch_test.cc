@@ -27,6 +27,7 @@ ServeWorkerArgs args() {
   a.executable = "/bin/mlaserve";
   a.coordinator = "10.0.0.1:5000";
   a.job = "serve-7";
+  a.gloo_host = "10.0.0.2";
   a.job_args = {"--model", "/m"};
   return a;
 }
@@ -47,6 +48,7 @@ TEST(ServeLaunch, ReplicasOfTpRanksSplitOverTwoNodes) {
     EXPECT_EQ(flag(w, "--ep"), "2");
     EXPECT_EQ(flag(w, "--store"), "10.0.0.1:5000");
     EXPECT_EQ(flag(w, "--job"), "serve-7/replica-1");
+    EXPECT_EQ(flag(w, "--gloo-host"), "10.0.0.2");
     EXPECT_EQ(flag(w, "--replica"), "1");
     EXPECT_EQ(flag(w, "--coordinator"), "10.0.0.1:5000");
     EXPECT_EQ(flag(w, "--model"), "/m");

@@ -1,5 +1,6 @@
 #pragma once
-// Test-only: the real `mlaserve serve` as a child process on loopback. The constructor returns
+// Test-only: the real `mlaserve serve` as a child process (on loopback unless Options say
+// another address or a wrapper such as `ip netns exec`). The constructor returns
 // once the server printed "serving ... on HOST:PORT" (every replica loaded), or fails the test at
 // the deadline with what the server logged. The destructor stops it with
 // SIGTERM and, past a deadline, SIGKILL.
@@ -31,19 +32,24 @@ class ServeProcess {
     // Nodes other than 0 of a multi-node server host no coordinator and never print the line.
     bool wait_until_serving = true;
     std::chrono::seconds ready_within{120};
+    std::string host = "127.0.0.1";
+    // Runs `serve` under this command (e.g. `ip netns exec NS`), which must exec it in place.
+    std::vector<std::string> exec_prefix;
   };
-  // `args` follow `mlaserve serve`; --host 127.0.0.1 and --port are added.
+  // `args` follow `mlaserve serve`; --host and --port are added.
   explicit ServeProcess(const std::vector<std::string>& args) : ServeProcess(args, Options{}) {}
   ServeProcess(const std::vector<std::string>& args, const Options& options) {
     log_path_ = ::testing::TempDir() + "mlaserve_serve_" + std::to_string(getpid()) + "_" +
                 std::to_string(counter()++) + ".log";
-    std::vector<std::string> argv = {MLASERVE_BINARY, "serve", "--host", "127.0.0.1", "--port",
-                                     std::to_string(options.port)};
+    std::vector<std::string> argv = options.exec_prefix;
+    argv.insert(argv.end(), {MLASERVE_BINARY, "serve", "--host", options.host, "--port",
+                             std::to_string(options.port)});
     argv.insert(argv.end(), args.begin(), args.end());
     int out[2];
     if (pipe(out) != 0) return;
     pid_ = fork();
     if (pid_ == 0) {
+      setpgid(0, 0);  // its own group: a SIGKILL at the deadline reaches any worker left too
       const int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(out[1], STDOUT_FILENO);
       dup2(log, STDERR_FILENO);
@@ -51,7 +57,7 @@ class ServeProcess {
       std::vector<char*> c;
       for (auto& a : argv) c.push_back(a.data());
       c.push_back(nullptr);
-      execv(c[0], c.data());
+      execvp(c[0], c.data());
       _exit(127);
     }
     close(out[1]);
@@ -103,7 +109,7 @@ class ServeProcess {
     while (waitpid(pid_, &status, WNOHANG) == 0) {
       if (std::chrono::steady_clock::now() >= deadline) {
         ADD_FAILURE() << "mlaserve serve did not exit within " << grace.count() << " s";
-        kill(pid_, SIGKILL);
+        kill(-pid_, SIGKILL);
         waitpid(pid_, &status, 0);
         break;
       }
