@@ -22,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Child {
   int rank = 0;
+  std::string label;     // "rank 3", "replica 1 rank 0"
   pid_t pid = -1;
   int stderr_fd = -1;    // read end; -1 once at EOF
   std::string partial;   // a line not yet terminated
@@ -68,10 +69,10 @@ void emit_lines(Child& c, bool flush_partial) {
   size_t start = 0;
   std::string out;
   for (size_t nl; (nl = c.partial.find('\n', start)) != std::string::npos; start = nl + 1)
-    out += "[rank " + std::to_string(c.rank) + "] " + c.partial.substr(start, nl + 1 - start);
+    out += "[" + c.label + "] " + c.partial.substr(start, nl + 1 - start);
   c.partial.erase(0, start);
   if (flush_partial && !c.partial.empty()) {
-    out += "[rank " + std::to_string(c.rank) + "] " + c.partial + "\n";
+    out += "[" + c.label + "] " + c.partial + "\n";
     c.partial.clear();
   }
   if (!out.empty()) {
@@ -129,7 +130,7 @@ std::string describe_death(const Child& c) {
   const std::string how = WIFSIGNALED(c.status)
                               ? "killed by signal " + std::to_string(WTERMSIG(c.status))
                               : "exited with code " + std::to_string(WEXITSTATUS(c.status));
-  return str_cat("rank ", c.rank, " (pid ", c.pid, ") died: ", how);
+  return str_cat(c.label, " (pid ", c.pid, ") died: ", how);
 }
 
 void signal_running(std::vector<Child>& children, int sig) {
@@ -170,7 +171,8 @@ JobOutcome run_supervised(const std::vector<WorkerProcess>& workers,
   try {
     for (size_t r = 0; r < workers.size(); ++r) {
       children.push_back(spawn(static_cast<int>(r), workers[r]));
-      std::fprintf(stderr, "[launcher] rank %zu pid %d\n", r,
+      children.back().label = str_cat(options.rank_label, " ", r);
+      std::fprintf(stderr, "[launcher] %s pid %d\n", children.back().label.c_str(),
                    static_cast<int>(children.back().pid));
     }
   } catch (const Error&) {
@@ -181,9 +183,16 @@ JobOutcome run_supervised(const std::vector<WorkerProcess>& workers,
   std::fflush(stderr);
 
   std::vector<Child*> failed;
-  while (failed.empty() && !all_exited(children)) {
+  auto stopped = [&] { return options.stop != nullptr && options.stop->load(); };
+  while (failed.empty() && !all_exited(children) && !stopped()) {
     pump(children, std::chrono::milliseconds(50));
     failed = reap(children);
+  }
+  if (failed.empty() && !all_exited(children)) {
+    signal_running(children, SIGTERM);
+    wait_all(children, Clock::now() + options.term_grace);
+    signal_running(children, SIGKILL);
+    wait_all(children, Clock::now() + options.reap_deadline);
   }
   if (!failed.empty()) {
     // Ranks that fail together (a peer's death breaks every collective) are all reported, but
@@ -222,8 +231,8 @@ JobOutcome run_supervised(const std::vector<WorkerProcess>& workers,
   }
   for (const Child& c : children)
     if (!c.exited)
-      std::fprintf(stderr, "mlaserve: error: rank %d (pid %d) could not be reaped\n", c.rank,
-                   static_cast<int>(c.pid));
+      std::fprintf(stderr, "mlaserve: error: %s (pid %d) could not be reaped\n",
+                   c.label.c_str(), static_cast<int>(c.pid));
   if (!failed.empty()) {
     const Child& first = *failed.front();
     outcome.exit_code = WIFEXITED(first.status) && WEXITSTATUS(first.status) == 2 ? 2 : 1;

@@ -8,6 +8,7 @@
 // SIGKILL after `term_grace`, reap everything (with a deadline), and report each failed rank as
 // "rank R (pid P) died: killed by signal 9" / "exited with code C". Children are started with
 // PR_SET_PDEATHSIG = SIGKILL, so a launcher killed outright takes its workers with it.
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <sys/types.h>
@@ -24,6 +25,12 @@ struct SupervisorOptions {
   std::chrono::milliseconds settle{100};       // after the first failure, for simultaneous ones
   std::chrono::milliseconds term_grace{2000};  // SIGTERM -> SIGKILL
   std::chrono::milliseconds reap_deadline{3000};  // after SIGKILL, for the kernel to reap
+  // Names rank r as "<rank_label> r" in every line: serve supervises each replica on its own and
+  // says "replica 1 rank" so the two replicas' rank 0 stay apart in the log.
+  std::string rank_label = "rank";
+  // Once it reads true, the ranks are stopped as after a failure (SIGTERM, then SIGKILL): serve
+  // restarts a replica whose leader went silent although its processes live.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct JobOutcome {

@@ -15,27 +15,49 @@ void check_serve_layout(const ServeLayout& l) {
              " workers do not split evenly over --nnodes ", l.nnodes);
 }
 
+namespace {
+
+WorkerProcess worker(const ServeLayout& l, const ServeWorkerArgs& a, int local, int generation) {
+  const int per_node = l.replicas * l.tp / l.nnodes;
+  const int global = l.node_rank * per_node + local;
+  const int replica = global / l.tp, tp_rank = global % l.tp;
+  std::string job = a.job + "/replica-" + std::to_string(replica);
+  if (generation > 0) job += "/gen-" + std::to_string(generation);
+  WorkerProcess w;
+  w.argv = {a.executable, "worker", "--rank", std::to_string(tp_rank), "--world-size",
+            std::to_string(l.tp), "--local-rank", std::to_string(l.cuda ? 0 : local), "--tp",
+            std::to_string(l.tp), "--ep", std::to_string(l.ep), "--store", a.coordinator,
+            "--job", job, "--timeout", std::to_string(a.timeout_s), "--gloo-host", a.gloo_host,
+            "serve"};
+  w.argv.insert(w.argv.end(), a.job_args.begin(), a.job_args.end());
+  w.argv.insert(w.argv.end(), {"--replica", std::to_string(replica), "--coordinator",
+                               a.coordinator});
+  std::vector<std::string> overrides = a.env_overrides;
+  if (l.cuda) overrides.push_back("CUDA_VISIBLE_DEVICES=" + std::to_string(local));
+  w.env = environment_with(overrides);
+  return w;
+}
+
+}  // namespace
+
 std::vector<WorkerProcess> serve_workers(const ServeLayout& l, const ServeWorkerArgs& a) {
   check_serve_layout(l);
+  std::vector<WorkerProcess> workers;
+  for (int local = 0; local < l.replicas * l.tp / l.nnodes; ++local)
+    workers.push_back(worker(l, a, local, 0));
+  return workers;
+}
+
+std::vector<WorkerProcess> replica_workers(const ServeLayout& l, const ServeWorkerArgs& a,
+                                           int replica, int generation) {
+  check_serve_layout(l);
+  MLA_ENSURE(replica >= 0 && replica < l.replicas && generation >= 0, kInvalidArgument,
+             "replica ", replica, " generation ", generation, " is outside the layout");
   const int per_node = l.replicas * l.tp / l.nnodes;
   std::vector<WorkerProcess> workers;
-  for (int local = 0; local < per_node; ++local) {
-    const int global = l.node_rank * per_node + local;
-    const int replica = global / l.tp, tp_rank = global % l.tp;
-    WorkerProcess w;
-    w.argv = {a.executable, "worker", "--rank", std::to_string(tp_rank), "--world-size",
-              std::to_string(l.tp), "--local-rank", std::to_string(l.cuda ? 0 : local), "--tp",
-              std::to_string(l.tp), "--ep", std::to_string(l.ep), "--store", a.coordinator,
-              "--job", a.job + "/replica-" + std::to_string(replica), "--timeout",
-              std::to_string(a.timeout_s), "--gloo-host", a.gloo_host, "serve"};
-    w.argv.insert(w.argv.end(), a.job_args.begin(), a.job_args.end());
-    w.argv.insert(w.argv.end(), {"--replica", std::to_string(replica), "--coordinator",
-                                 a.coordinator});
-    std::vector<std::string> overrides = a.env_overrides;
-    if (l.cuda) overrides.push_back("CUDA_VISIBLE_DEVICES=" + std::to_string(local));
-    w.env = environment_with(overrides);
-    workers.push_back(std::move(w));
-  }
+  for (int local = 0; local < per_node; ++local)
+    if ((l.node_rank * per_node + local) / l.tp == replica)
+      workers.push_back(worker(l, a, local, generation));
   return workers;
 }
 

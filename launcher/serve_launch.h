@@ -34,4 +34,10 @@ struct ServeWorkerArgs {
 
 std::vector<WorkerProcess> serve_workers(const ServeLayout& layout, const ServeWorkerArgs& args);
 
+// Replica `replica`'s workers on this node (empty when it lives elsewhere), in tp-rank order.
+// Generation g > 0 (the g-th restart) rendezvous under "<job>/replica-k/gen-g", so a restarted
+// replica never meets keys its dead predecessors left in the store.
+std::vector<WorkerProcess> replica_workers(const ServeLayout& layout, const ServeWorkerArgs& args,
+                                           int replica, int generation);
+
 }  // namespace mlaserve

@@ -67,7 +67,7 @@ class DispatchService final : public internal::Dispatch::Service {
       }
     }
     link->close();
-    pool_.detach(replica, "its leader's stream closed");
+    pool_.detach(replica, link.get(), "its leader's stream closed");
     return grpc::Status::OK;
   }
 

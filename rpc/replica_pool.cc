@@ -28,10 +28,13 @@ void ReplicaPool::attach(int replica, std::shared_ptr<ReplicaLink> link) {
   MLA_ENSURE(replica >= 0 && replica < options_.replicas, kInvalidArgument, "replica ", replica,
              " is outside [0, ", options_.replicas, ")");
   Replica& r = replicas_[replica];
-  MLA_ENSURE(r.link == nullptr && !r.lost, kFailedPrecondition, "replica ", replica,
-             r.lost ? " was lost and cannot rejoin" : " is already registered");
+  MLA_ENSURE(r.link == nullptr, kFailedPrecondition, "replica ", replica,
+             " is already registered");
   r.link = std::move(link);
   r.last_heard = Clock::now();
+  // A fresh leader starts with an empty engine; the old one's figures no longer hold.
+  r.running = r.waiting = 0;
+  r.cache_usage = 0;
 }
 
 void ReplicaPool::heard_from(int replica, const internal::Heartbeat* heartbeat) {
@@ -77,53 +80,99 @@ void ReplicaPool::deliver(int replica, const internal::RequestOutput& output) {
   if (output.finished()) erase_locked(it);
 }
 
-void ReplicaPool::detach_locked(int replica, const std::string& why) {
+int ReplicaPool::pick_locked(Clock::time_point now) const {
+  std::vector<ReplicaLoad> loads;
+  for (const Replica& r : replicas_)
+    loads.push_back({healthy(r, now), r.outstanding_work, r.outstanding_requests});
+  return pick_replica(loads);
+}
+
+void ReplicaPool::detach_locked(int replica, const std::string& why,
+                                std::vector<PendingSend>& resend) {
   Replica& r = replicas_[replica];
   if (r.link == nullptr) return;
   r.retired = std::move(r.link);
-  r.lost = true;
+  replicas_lost_ += 1;
   const Error error(ErrorCode::kUnavailable,
                     str_cat("replica ", replica, " went out of service (", why, ")"));
+  const auto now = Clock::now();
   for (auto it = requests_.begin(); it != requests_.end();) {
     auto next = std::next(it);
-    if (it->second.replica == replica) {
-      it->second.channel->fail(error);
-      erase_locked(it);
+    InFlight& f = it->second;
+    if (f.replica == replica) {
+      // Nothing streamed yet: the client cannot tell a second replica from the first, so the
+      // request runs there from the start (same seed, same tokens) instead of failing.
+      const int other = f.prefilled || draining_ ? -1 : pick_locked(now);
+      if (other < 0) {
+        f.channel->fail(error);
+        erase_locked(it);
+      } else {
+        r.outstanding_requests -= 1;
+        r.outstanding_work -= f.remaining_work;
+        f.replica = other;
+        f.remaining_work = f.total_work;
+        Replica& o = replicas_[other];
+        o.outstanding_requests += 1;
+        o.outstanding_work += f.remaining_work;
+        PendingSend send{other, o.link, {}};
+        *send.message.mutable_submit() = f.submit;
+        resend.push_back(std::move(send));
+        requests_requeued_ += 1;
+      }
     }
     it = next;
   }
 }
 
-void ReplicaPool::detach(int replica, const std::string& why) {
-  std::lock_guard<std::mutex> lock(mu_);
-  detach_locked(replica, why);
+void ReplicaPool::send_all(std::vector<PendingSend> resend) {
+  while (!resend.empty()) {
+    std::vector<PendingSend> again;
+    for (PendingSend& s : resend) {
+      if (s.link->send(s.message)) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (replicas_[s.replica].link == s.link)
+        detach_locked(s.replica, "its stream broke while submitting", again);
+    }
+    resend = std::move(again);
+  }
+}
+
+void ReplicaPool::detach(int replica, const ReplicaLink* link, const std::string& why) {
+  std::vector<PendingSend> resend;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (replicas_.at(replica).link.get() != link) return;
+    detach_locked(replica, why, resend);
+  }
+  send_all(std::move(resend));
 }
 
 void ReplicaPool::expire_silent_replicas() {
-  std::lock_guard<std::mutex> lock(mu_);
-  const auto now = Clock::now();
-  for (int i = 0; i < options_.replicas; ++i) {
-    const Replica& r = replicas_[i];
-    if (r.link != nullptr && !healthy(r, now))
-      detach_locked(i, str_cat("silent for more than ", options_.heartbeat_timeout.count(),
-                               " ms"));
+  std::vector<PendingSend> resend;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = Clock::now();
+    for (int i = 0; i < options_.replicas; ++i) {
+      const Replica& r = replicas_[i];
+      if (r.link != nullptr && !healthy(r, now))
+        detach_locked(i, str_cat("silent for more than ", options_.heartbeat_timeout.count(),
+                                 " ms"), resend);
+    }
   }
+  send_all(std::move(resend));
 }
 
 ReplicaPool::Admitted ReplicaPool::submit(const EngineRequest& request) {
   Admitted admitted;
   std::shared_ptr<ReplicaLink> link;
+  internal::CoordinatorMessage message;
   {
     std::lock_guard<std::mutex> lock(mu_);
     MLA_ENSURE(!draining_, kUnavailable, "the server is shutting down");
     MLA_ENSURE(static_cast<int64_t>(requests_.size()) < options_.max_queued_requests,
                kResourceExhausted, "the server holds ", requests_.size(),
                " unfinished requests, its limit (--max-queued-requests); retry later");
-    const auto now = Clock::now();
-    std::vector<ReplicaLoad> loads;
-    for (const Replica& r : replicas_)
-      loads.push_back({healthy(r, now), r.outstanding_work, r.outstanding_requests});
-    admitted.replica = pick_replica(loads);
+    admitted.replica = pick_locked(Clock::now());
     MLA_ENSURE(admitted.replica >= 0, kUnavailable, "no healthy replica (",
                attached_replicas_locked(), " of ", options_.replicas, " in service)");
     admitted.id = next_id_++;
@@ -131,17 +180,17 @@ ReplicaPool::Admitted ReplicaPool::submit(const EngineRequest& request) {
     InFlight f;
     f.replica = admitted.replica;
     f.prompt_len = static_cast<int64_t>(request.prompt.size());
-    f.remaining_work = f.prompt_len + request.max_tokens;
+    f.remaining_work = f.total_work = f.prompt_len + request.max_tokens;
     f.channel = admitted.channel;
+    f.submit = to_submit(admitted.id, request);
     Replica& r = replicas_[admitted.replica];
     r.outstanding_requests += 1;
     r.outstanding_work += f.remaining_work;
+    *message.mutable_submit() = f.submit;
     requests_.emplace(admitted.id, std::move(f));
     link = r.link;
   }
-  internal::CoordinatorMessage message;
-  *message.mutable_submit() = to_submit(admitted.id, request);
-  if (!link->send(message)) detach(admitted.replica, "its stream broke while submitting");
+  send_all({{admitted.replica, std::move(link), std::move(message)}});
   return admitted;
 }
 
@@ -186,6 +235,16 @@ std::vector<ReplicaStatus> ReplicaPool::status() const {
                    r.outstanding_work, r.running, r.waiting, r.cache_usage,
                    r.generated_tokens});
   return out;
+}
+
+int64_t ReplicaPool::replicas_lost() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return replicas_lost_;
+}
+
+int64_t ReplicaPool::requests_requeued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_requeued_;
 }
 
 int64_t ReplicaPool::in_flight() const {

@@ -1,9 +1,10 @@
 #pragma once
 // The coordinator's view of its replicas and of every request in flight: admission (a limit on
 // requests admitted and not finished), routing (rpc/routing.h), delivery of each leader's
-// outputs to the request's channel, and what happens when a replica goes away (its requests
-// fail with kUnavailable). Thread-safe: Generate handlers, the dispatch streams and the
-// watchdog all call in.
+// outputs to the request's channel, and what happens when a replica goes away: its requests that
+// have streamed nothing yet move to another healthy replica, the rest fail with kUnavailable.
+// A replica that went away may register again (the launcher restarted its workers) and is back
+// in service. Thread-safe: Generate handlers, the dispatch streams and the watchdog all call in.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -50,11 +51,14 @@ class ReplicaPool {
 
   // --- the dispatch side (one Connect stream per replica) ---
   // kInvalidArgument for an index outside [0, replicas), kFailedPrecondition if it is attached.
+  // A replica detached before (its workers restarted) attaches again.
   void attach(int replica, std::shared_ptr<ReplicaLink> link);
   void heard_from(int replica, const internal::Heartbeat* heartbeat);
   void deliver(int replica, const internal::RequestOutput& output);
-  // The stream broke: fails the replica's requests (kUnavailable naming `why`).
-  void detach(int replica, const std::string& why);
+  // The stream `link` broke: the replica's requests move or fail (kUnavailable naming `why`).
+  // Nothing happens when `link` is no longer the replica's (a stale stream of a replica that has
+  // registered again since).
+  void detach(int replica, const ReplicaLink* link, const std::string& why);
   // Detaches every replica silent for longer than the heartbeat timeout.
   void expire_silent_replicas();
 
@@ -74,6 +78,10 @@ class ReplicaPool {
   // --- lifecycle ---
   int attached_replicas() const;
   std::vector<ReplicaStatus> status() const;
+  // Times a replica went out of service (detached), over all replicas.
+  int64_t replicas_lost() const;
+  // Requests moved to another replica because theirs went away before streaming a token.
+  int64_t requests_requeued() const;
   int64_t in_flight() const;
   void start_draining();  // new requests get kUnavailable from now on
   bool draining() const;
@@ -85,7 +93,6 @@ class ReplicaPool {
  private:
   struct Replica {
     std::shared_ptr<ReplicaLink> link;  // null until attached, and after detach
-    bool lost = false;                  // detached once: never back in service
     // A lost replica's stream, if it is still open (its leader went silent): it still gets
     // Shutdown, so a leader that wakes up exits cleanly.
     std::shared_ptr<ReplicaLink> retired;
@@ -99,12 +106,23 @@ class ReplicaPool {
     int replica = -1;
     int64_t prompt_len = 0;
     int64_t remaining_work = 0;
+    int64_t total_work = 0;  // remaining_work at admission
     bool prefilled = false;
     std::shared_ptr<RequestChannel> channel;
+    internal::Submit submit;  // kept to send it again elsewhere while nothing has streamed
+  };
+  // A Submit to send once the lock is released (a stream write may block).
+  struct PendingSend {
+    int replica = -1;
+    std::shared_ptr<ReplicaLink> link;
+    internal::CoordinatorMessage message;
   };
   bool healthy(const Replica& r, std::chrono::steady_clock::time_point now) const;
   int attached_replicas_locked() const;
-  void detach_locked(int replica, const std::string& why);
+  int pick_locked(std::chrono::steady_clock::time_point now) const;
+  void detach_locked(int replica, const std::string& why, std::vector<PendingSend>& resend);
+  // Sends `resend`; a replica whose stream refuses is detached in turn.
+  void send_all(std::vector<PendingSend> resend);
   void erase_locked(std::unordered_map<RequestId, InFlight>::iterator it);
 
   const PoolOptions options_;
@@ -114,6 +132,7 @@ class ReplicaPool {
   std::unordered_map<RequestId, InFlight> requests_;
   RequestId next_id_ = 1;
   bool draining_ = false;
+  int64_t replicas_lost_ = 0, requests_requeued_ = 0;
 };
 
 }  // namespace mlaserve::rpc

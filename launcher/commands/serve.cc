@@ -3,7 +3,9 @@
 // shows on stderr), reports SERVING on grpc.health.v1, prints "mlaserve: serving on HOST:PORT"
 // on stdout (the public port; the workers use a separate cluster port, docs/serve.md
 // "Security"), and serves until SIGTERM / SIGINT: then it drains the requests in flight, tells the
-// leaders to exit, and exits 0. A worker that dies fails the whole server (exit 1).
+// leaders to exit, and exits 0. A worker that dies while serving takes only its replica down: the
+// replica's workers are restarted (launcher/replica_supervisor.h) up to --max-restarts times;
+// serve exits 1 once no replica is left (docs/serve.md "Failures and restarts").
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include "launcher/commands/serve_job.h"
 #include "launcher/local_launch.h"
 #include "launcher/process_supervisor.h"
+#include "launcher/replica_supervisor.h"
 #include "launcher/rank_model.h"
 #include "launcher/serve_launch.h"
 #include "launcher/shutdown_signal.h"
@@ -53,6 +56,7 @@ struct ServeFlags {
   double load_timeout_s = 1800;
   double drain_timeout_s = 30;
   double heartbeat_timeout_s = 30;
+  RestartPolicy restarts;
 };
 
 std::chrono::milliseconds millis(double seconds) {
@@ -109,6 +113,27 @@ bool is_loopback(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
 }
 
+// Until SIGTERM / SIGINT: health follows whether any replica can take a request, and a replica
+// the coordinator took out of service while its workers live (its leader went silent) has them
+// recycled. False when every replica is down for good.
+bool watch_replicas(rpc::Coordinator& coordinator, ReplicaSupervisor& workers, int replicas) {
+  std::vector<bool> attached(replicas, true);
+  bool serving = true;
+  while (shutdown_signal() == 0) {
+    if (workers.replicas_down() == replicas) return false;
+    const auto status = coordinator.pool().status();
+    bool any_healthy = false;
+    for (int k = 0; k < replicas; ++k) {
+      any_healthy = any_healthy || status[k].healthy;
+      if (attached[k] && !status[k].attached) workers.recycle(k);
+      attached[k] = status[k].attached;
+    }
+    if (any_healthy != serving) coordinator.set_serving(serving = any_healthy);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 int serve_node_zero(const ServeFlags& f, const ServeSecrets& secrets, const ModelConfig& config,
                     const ServeLayout& layout, ServeWorkerArgs args) {
   rpc::CoordinatorOptions options;
@@ -142,14 +167,24 @@ int serve_node_zero(const ServeFlags& f, const ServeSecrets& secrets, const Mode
                coordinator->address().c_str(), secrets.tls.cert_pem.empty() ? "plaintext" : "TLS",
                secrets.auth_token.empty() ? "" : ", bearer token required",
                coordinator->cluster_address().c_str(), f.replicas, f.tp, f.ep);
-  SupervisedWorkers workers(serve_workers(layout, args));
+  // A replica spread over several nodes cannot be respawned from one of them (docs/serve.md).
+  RestartPolicy policy = f.restarts;
+  if (f.nnodes > 1) policy.max_restarts = 0;
+  ReplicaSupervisor workers(
+      f.replicas, [&](int replica, int generation) {
+        return replica_workers(layout, args, replica, generation);
+      },
+      policy);
 
   const auto start = Clock::now();
   const auto load_deadline = start + millis(f.load_timeout_s);
   auto next_report = start + std::chrono::seconds(5);
   while (coordinator->pool().attached_replicas() < f.replicas) {
     if (shutdown_signal() != 0) abandon_workers("interrupted while the replicas were loading");
-    if (workers.done()) return workers.outcome().exit_code == 0 ? 1 : workers.outcome().exit_code;
+    if (workers.replicas_down() > 0) {
+      std::fprintf(stderr, "mlaserve: error: a replica's workers exited before it served\n");
+      return workers.exit_code() == 0 ? 1 : workers.exit_code();
+    }
     if (Clock::now() >= load_deadline)
       abandon_workers(str_cat("only ", coordinator->pool().attached_replicas(), " of ",
                               f.replicas, " replicas registered within --load-timeout ",
@@ -162,19 +197,21 @@ int serve_node_zero(const ServeFlags& f, const ServeSecrets& secrets, const Mode
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  workers.set_restarting(true);
   coordinator->set_serving(true);
   std::printf("mlaserve: serving %s on %s (%d replica(s) x tp %d, ep %d) after %.1f s\n",
               options.model.name.c_str(), coordinator->address().c_str(), f.replicas, f.tp, f.ep,
               std::chrono::duration<double>(Clock::now() - start).count());
   std::fflush(stdout);
 
-  while (shutdown_signal() == 0 && !workers.done())
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (workers.done()) {
-    std::fprintf(stderr, "mlaserve: error: a worker exited while serving; shutting down\n");
+  if (!watch_replicas(*coordinator, workers, f.replicas)) {
+    std::fprintf(stderr, "mlaserve: error: every replica is down and out of restarts; "
+                 "shutting down\n");
+    workers.set_restarting(false);
     coordinator->shutdown(Clock::now() + std::chrono::seconds(1));
-    return workers.outcome().exit_code == 0 ? 1 : workers.outcome().exit_code;
+    return 1;
   }
+  workers.set_restarting(false);
   std::fprintf(stderr, "mlaserve: signal %d: draining %lld request(s) in flight (at most %.0f s)\n",
                shutdown_signal(), static_cast<long long>(coordinator->pool().in_flight()),
                f.drain_timeout_s);
@@ -185,7 +222,7 @@ int serve_node_zero(const ServeFlags& f, const ServeSecrets& secrets, const Mode
   if (!workers.wait(Clock::now() + std::chrono::seconds(30)))
     abandon_workers("the workers did not exit within 30 s of shutdown");
   std::fprintf(stderr, "mlaserve: stopped\n");
-  return workers.outcome().exit_code;
+  return workers.exit_code();
 }
 
 // Nodes other than 0 only run their workers; those exit when the coordinator shuts down.
@@ -242,6 +279,8 @@ int run_serve(const ServeFlags& f) {
   MLA_ENSURE(f.timeout_s > 2, kInvalidArgument,
              "--timeout must exceed 2 s (idle leaders send keep-alives every second), got ",
              f.timeout_s);
+  MLA_ENSURE(f.restarts.max_restarts >= 0, kInvalidArgument, "--max-restarts must be >= 0, got ",
+             f.restarts.max_restarts);
   MLA_ENSURE(f.load_timeout_s > 0 && f.drain_timeout_s >= 0 && f.heartbeat_timeout_s > 0,
              kInvalidArgument, "--load-timeout and --heartbeat-timeout must be positive, "
              "--drain-timeout >= 0");
@@ -322,6 +361,10 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
       ->capture_default_str();
   cmd->add_option("--heartbeat-timeout", f->heartbeat_timeout_s,
                   "Seconds a replica leader may stay silent before it is taken out of service")
+      ->capture_default_str();
+  cmd->add_option("--max-restarts", f->restarts.max_restarts,
+                  "Times each replica's workers are restarted after one of them dies (0: never; "
+                  "--nnodes 1 only)")
       ->capture_default_str();
   cmd->callback([f, &action] { action = [f] { return run_serve(*f); }; });
 }

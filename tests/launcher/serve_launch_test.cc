@@ -73,6 +73,28 @@ TEST(ServeLaunch, OneNodeRunsEveryReplicaWithoutGpus) {
   }
 }
 
+// A restart respawns one replica's ranks with the same flags but a fresh rendezvous prefix.
+TEST(ServeLaunch, ReplicaWorkersOfALaterGenerationRendezvousUnderAFreshPrefix) {
+  const ServeLayout layout{.tp = 2, .ep = 1, .replicas = 3, .nnodes = 1, .node_rank = 0};
+  const auto all = serve_workers(layout, args());
+  const auto first = replica_workers(layout, args(), 1, 0);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].argv, all[2].argv);
+  EXPECT_EQ(first[1].argv, all[3].argv);
+  const auto third = replica_workers(layout, args(), 1, 2);
+  ASSERT_EQ(third.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(flag(third[i], "--job"), "serve-7/replica-1/gen-2");
+    EXPECT_EQ(flag(third[i], "--replica"), "1");
+    EXPECT_EQ(flag(third[i], "--rank"), std::to_string(i));
+    EXPECT_EQ(flag(third[i], "--local-rank"), std::to_string(2 + i));
+  }
+  // Over two nodes, node 1 holds none of replica 0's ranks.
+  EXPECT_TRUE(replica_workers({.tp = 2, .replicas = 2, .nnodes = 2, .node_rank = 1}, args(), 0, 1)
+                  .empty());
+  EXPECT_THROW(replica_workers(layout, args(), 3, 0), Error);
+}
+
 TEST(ServeLaunch, LayoutsThatDoNotSplitAreRefused) {
   EXPECT_THROW(serve_workers({.tp = 2, .replicas = 1, .nnodes = 4}, args()), Error);
   EXPECT_THROW(serve_workers({.tp = 1, .replicas = 2, .nnodes = 2, .node_rank = 2}, args()),

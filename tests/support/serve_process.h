@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,6 +51,9 @@ class ServeProcess {
     pid_ = fork();
     if (pid_ == 0) {
       setpgid(0, 0);  // its own group: a SIGKILL at the deadline reaches any worker left too
+      // A test that crashes must not leave a server (and its workers) running: SIGTERM drains
+      // and stops it like the destructor would.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
       const int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(out[1], STDOUT_FILENO);
       dup2(log, STDERR_FILENO);
