@@ -35,7 +35,7 @@ class ServeProcess {
     std::chrono::seconds ready_within{120};
     std::string host = "127.0.0.1";
     // Runs `serve` under this command (e.g. `ip netns exec NS`), which must exec it in place.
-    std::vector<std::string> exec_prefix;
+    std::vector<std::string> exec_prefix = {};
   };
   // `args` follow `mlaserve serve`; --host and --port are added.
   explicit ServeProcess(const std::vector<std::string>& args) : ServeProcess(args, Options{}) {}
