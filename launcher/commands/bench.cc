@@ -14,6 +14,7 @@
 #include "kernels/cpu/gemm.h"
 #include "launcher/commands/bench_job.h"
 #include "launcher/commands/commands.h"
+#include "launcher/commands/parallel_flags.h"
 #include "launcher/decode_step_report.h"
 #include "launcher/local_launch.h"
 #include "runtime/core/error.h"
@@ -199,16 +200,10 @@ int run_bench_decode_job(const BenchFlags& f, const DeepseekV2Model& model,
 
 namespace {
 
-struct ParallelFlags {
-  int tp = 1;
-  int ep = 1;
-  double timeout_s = 10;
-};
-
 int run_bench_decode(const BenchFlags& f, const ParallelFlags& p) {
   bench_dtype(f);
   bench_batches(f);
-  if (p.tp == 1 && p.ep == 1) {
+  if (p.single_process()) {
     auto model = DeepseekV2Model::load(f.model, bench_dtype(f));
     LocalStepExecutor local(*model);
     return run_bench_decode_job(f, *model, local, {});
@@ -241,14 +236,9 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
   CLI::App* cmd =
       bench->add_subcommand("decode", "Decode / prefill throughput of the forward pass");
   add_bench_decode_options(*cmd, *flags);
-  cmd->add_option("--tp", parallel->tp,
-                  "Tensor-parallel ranks: > 1 runs that many worker processes and reports "
-                  "compute / communication time and bytes per rank")
-      ->capture_default_str();
-  cmd->add_option("--ep", parallel->ep, "Expert-parallel size: 1 or --tp")->capture_default_str();
-  cmd->add_option("--timeout", parallel->timeout_s,
-                  "With --tp: seconds for the workers' rendezvous and every collective")
-      ->capture_default_str();
+  add_parallel_options(*cmd, *parallel,
+                       "Tensor-parallel ranks: > 1 runs that many worker processes and reports "
+                       "compute / communication time and bytes per rank");
   cmd->callback([flags, parallel, &action] {
     action = [flags, parallel] { return run_bench_decode(*flags, *parallel); };
   });
@@ -257,12 +247,7 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
   CLI::App* tput = bench->add_subcommand(
       "throughput", "Offline serving throughput of the engine on random prompts (like vLLM's)");
   add_bench_throughput_options(*tput, *throughput);
-  tput->add_option("--tp", parallel->tp, "Tensor-parallel ranks (worker processes)")
-      ->capture_default_str();
-  tput->add_option("--ep", parallel->ep, "Expert-parallel size: 1 or --tp")->capture_default_str();
-  tput->add_option("--timeout", parallel->timeout_s,
-                   "With --tp: seconds for the workers' rendezvous and every collective")
-      ->capture_default_str();
+  add_parallel_options(*tput, *parallel, "Tensor-parallel ranks (worker processes)");
   tput->callback([throughput, parallel, &action] {
     action = [throughput, parallel] {
       return run_bench_throughput(*throughput, parallel->tp, parallel->ep, parallel->timeout_s);

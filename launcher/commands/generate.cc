@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "launcher/commands/commands.h"
 #include "launcher/commands/generate_job.h"
+#include "launcher/commands/parallel_flags.h"
 #include "launcher/local_launch.h"
 #include "runtime/core/error.h"
 #include "runtime/engine/step_executor.h"
@@ -13,18 +14,12 @@
 namespace mlaserve {
 namespace {
 
-struct ParallelFlags {
-  int tp = 1;
-  int ep = 1;
-  double timeout_s = 10;
-};
-
 int run_generate(const GenerateFlags& f, const ParallelFlags& p) {
   // Bad input is reported before any model is loaded or any process is spawned.
   const DType dtype = generate_job_dtype(f);
   generate_job_options(f);
   generate_job_requests(f);
-  if (p.tp == 1 && p.ep == 1) {
+  if (p.single_process()) {
     auto model = DeepseekV2Model::load(f.model, dtype);
     LocalStepExecutor local(*model);
     return run_generate_job(f, *model, local);
@@ -42,13 +37,8 @@ void add_generate_command(CLI::App& app, std::function<int()>& action) {
   auto parallel = std::make_shared<ParallelFlags>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate tokens on CPU for prompts of token ids");
   add_generate_job_options(*cmd, *flags);
-  cmd->add_option("--tp", parallel->tp,
-                  "Tensor-parallel ranks: > 1 runs that many worker processes")
-      ->capture_default_str();
-  cmd->add_option("--ep", parallel->ep, "Expert-parallel size: 1 or --tp")->capture_default_str();
-  cmd->add_option("--timeout", parallel->timeout_s,
-                  "With --tp: seconds for the workers' rendezvous and every collective")
-      ->capture_default_str();
+  add_parallel_options(*cmd, *parallel,
+                       "Tensor-parallel ranks: > 1 runs that many worker processes");
   cmd->callback([flags, parallel, &action] {
     action = [flags, parallel] { return run_generate(*flags, *parallel); };
   });

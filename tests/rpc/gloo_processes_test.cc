@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rpc/store_service.h"
+#include "tests/support/child_process.h"
 #include "runtime/core/error.h"
 
 namespace mlaserve::rpc {
@@ -17,33 +18,14 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using mlaserve::testing::spawn_process;
+using mlaserve::testing::wait_exit;
 
 pid_t spawn_rank(const std::string& address, int rank, int size, const std::string& mode,
                  int timeout_ms) {
   const std::vector<std::string> args = {GLOO_RANK_BINARY, address, std::to_string(rank),
                                          std::to_string(size), mode, std::to_string(timeout_ms)};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// Exit status of `pid`, or -1 if it has not exited by `deadline` (then it is killed).
-int wait_exit(pid_t pid, Clock::time_point deadline) {
-  int status = 0;
-  while (Clock::now() < deadline) {
-    if (waitpid(pid, &status, WNOHANG) == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(10ms);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;
+  return spawn_process(args);
 }
 
 std::string text(const parallel::Bytes& b) { return std::string(b.begin(), b.end()); }

@@ -15,37 +15,15 @@
 #include <nlohmann/json.hpp>
 
 #include "rpc/store_service.h"
+#include "tests/support/child_process.h"
 
 namespace mlaserve::rpc {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-pid_t spawn(const std::vector<std::string>& args) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// Exit status of `pid`, or -1 if it has not exited by `deadline` (then it is killed).
-int wait_exit(pid_t pid, Clock::time_point deadline) {
-  int status = 0;
-  while (Clock::now() < deadline) {
-    if (waitpid(pid, &status, WNOHANG) == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(10ms);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;
-}
+using mlaserve::testing::spawn_process;
+using mlaserve::testing::wait_exit;
 
 struct Layout {
   int tp, ep;
@@ -64,7 +42,7 @@ TEST_P(ShardedModelProcesses, EveryRankMatchesTheReference) {
   auto server = start_store_server("127.0.0.1", 0);
   std::vector<pid_t> pids;
   for (int r = 0; r < tp; ++r)
-    pids.push_back(spawn({MODEL_RANK_BINARY, server->address(), std::to_string(r),
+    pids.push_back(spawn_process({MODEL_RANK_BINARY, server->address(), std::to_string(r),
                           std::to_string(tp), std::to_string(ep), dir}));
   const auto deadline = Clock::now() + 120s;
   for (int r = 0; r < tp; ++r) ASSERT_EQ(wait_exit(pids[r], deadline), 0) << "rank " << r;
