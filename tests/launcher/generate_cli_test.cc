@@ -14,7 +14,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/launcher/cli_output.h"
+
 namespace {
+
+using mlaserve::testing::test_data;
+using mlaserve::testing::json_lines;
 
 struct RunResult {
   int exit_code = -1;
@@ -33,10 +38,8 @@ RunResult run(const std::string& args) {
   return r;
 }
 
-std::string data(const std::string& name) { return std::string(MLASERVE_TEST_DATA_DIR) + "/" + name; }
-
 nlohmann::json cases(const std::string& model) {
-  std::ifstream in(data(model) + "/cases.json");
+  std::ifstream in(test_data(model) + "/cases.json");
   return nlohmann::json::parse(in);
 }
 
@@ -44,15 +47,6 @@ std::string join(const std::vector<int64_t>& ids) {
   std::string s;
   for (int64_t id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
   return s;
-}
-
-std::vector<nlohmann::json> json_lines(const std::string& out) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line));
-  return lines;
 }
 
 std::filesystem::path temp_dir(const std::string& name) {
@@ -67,7 +61,7 @@ TEST(GenerateCli, GreedyTokensMatchReference) {
   for (const std::string model : {"tiny-v2", "tiny-lite"}) {
     const auto c = cases(model)["cases"][2];
     const auto prompt = c["prompt"].get<std::vector<int64_t>>();
-    const RunResult r = run("generate --model " + data(model) + " --prompt-ids " + join(prompt) +
+    const RunResult r = run("generate --model " + test_data(model) + " --prompt-ids " + join(prompt) +
                             " --max-new-tokens 16 --ignore-eos --json --top-logprobs 3");
     ASSERT_EQ(r.exit_code, 0) << r.out;
     const auto lines = json_lines(r.out);
@@ -97,7 +91,7 @@ TEST(GenerateCli, PromptsFileRunsAsOneBatchAndDumpsLogits) {
     std::ofstream f(dir / "prompts.jsonl");
     for (int i : {1, 4, 0}) f << nlohmann::json{{"prompt_ids", all["cases"][i]["prompt"]}}.dump() << "\n";
   }
-  const RunResult r = run("generate --model " + data("tiny-v2") + " --prompts-file " +
+  const RunResult r = run("generate --model " + test_data("tiny-v2") + " --prompts-file " +
                           (dir / "prompts.jsonl").string() + " --max-new-tokens 16 --ignore-eos" +
                           " --json --dump-logits " + (dir / "logits").string());
   ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -133,7 +127,7 @@ TEST(GenerateCli, PromptsFileRunsAsOneBatchAndDumpsLogits) {
 }
 
 TEST(GenerateCli, SamplingIsSeededPerRequest) {
-  const std::string base = "generate --model " + data("tiny-lite") +
+  const std::string base = "generate --model " + test_data("tiny-lite") +
                            " --max-new-tokens 12 --ignore-eos --json --temperature 1.0 --top-k 50" +
                            " --top-p 0.9 --seed 7 ";
   const auto dir = temp_dir("seed");
@@ -149,7 +143,7 @@ TEST(GenerateCli, SamplingIsSeededPerRequest) {
   const auto ta = json_lines(a.out)[0]["tokens"], tb = json_lines(b.out)[0]["tokens"];
   EXPECT_EQ(ta, tb);  // same seed, same tokens
   EXPECT_EQ(json_lines(batch.out)[0]["tokens"], ta);  // request 0 unaffected by its batch mate
-  const RunResult other = run("generate --model " + data("tiny-lite") +
+  const RunResult other = run("generate --model " + test_data("tiny-lite") +
                               " --max-new-tokens 12 --ignore-eos --json --temperature 1.0" +
                               " --top-k 50 --top-p 0.9 --seed 8 --prompt-ids 5,6,7");
   EXPECT_NE(json_lines(other.out)[0]["tokens"], ta);
@@ -157,7 +151,7 @@ TEST(GenerateCli, SamplingIsSeededPerRequest) {
 }
 
 TEST(GenerateCli, BadInputExitsWithCode2) {
-  const std::string model = " --model " + data("tiny-lite");
+  const std::string model = " --model " + test_data("tiny-lite");
   const auto dir = temp_dir("bad");
   {
     std::ofstream(dir / "bad.jsonl") << "{\"prompt_ids\": [5, 6]}\n{\"prompt_ids\": [5, \"x\"]}\n";
@@ -198,7 +192,7 @@ TEST(GenerateCli, BadInputExitsWithCode2) {
 
 // tiny-lite: (kv_lora_rank 32 + rope 8) x 4 bytes x 2 layers = 320 bytes per token in f32.
 TEST(BenchThroughputCli, ReportsThroughputStepShareCacheBytesAndPeakMemory) {
-  const RunResult r = run("bench throughput --model " + data("tiny-lite") +
+  const RunResult r = run("bench throughput --model " + test_data("tiny-lite") +
                           " --num-prompts 12 --input-len 20 --output-len 8 --block-size 16");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   for (const char* needle :
@@ -206,7 +200,7 @@ TEST(BenchThroughputCli, ReportsThroughputStepShareCacheBytesAndPeakMemory) {
         "= 320 bytes/token", "allocated 320.0 bytes/token slot (24 blocks",
         "379.3 bytes/token with block rounding (32 slots for 27 cached tokens)", "VmHWM"})
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
-  const RunResult bad = run("bench throughput --model " + data("tiny-lite") + " --input-len 0");
+  const RunResult bad = run("bench throughput --model " + test_data("tiny-lite") + " --input-len 0");
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_NE(bad.out.find("--input-len"), std::string::npos) << bad.out;
 }

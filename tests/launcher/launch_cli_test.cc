@@ -25,10 +25,13 @@
 #include <nlohmann/json.hpp>
 
 #include "rpc/store_service.h"
+#include "tests/launcher/cli_output.h"
 #include "tests/launcher/run_cli.h"
 
 namespace mlaserve {
 namespace {
+
+using testing::test_data;
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
@@ -36,13 +39,9 @@ using ::testing::Not;
 using Clock = std::chrono::steady_clock;
 using testing::run_cli;
 
-std::string data(const std::string& name) {
-  return std::string(MLASERVE_TEST_DATA_DIR) + "/" + name;
-}
-
 // The reference prompts of `model`'s cases.json as a prompts file.
 std::string reference_prompts_file(const std::string& model) {
-  std::ifstream in(data(model) + "/cases.json");
+  std::ifstream in(test_data(model) + "/cases.json");
   const auto cases = nlohmann::json::parse(in)["cases"];
   const auto path = std::filesystem::temp_directory_path() /
                     ("mlaserve_launch_" + model + "_" + std::to_string(getpid()) + ".jsonl");
@@ -75,7 +74,7 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
 
 TEST(LaunchCli, TensorParallelLayoutsGiveTheSameTokensAsOneProcess) {
   for (const std::string model : {"tiny-lite", "tiny-v2"}) {
-    const std::string base = "generate --model " + data(model) + " --prompts-file " +
+    const std::string base = "generate --model " + test_data(model) + " --prompts-file " +
                              reference_prompts_file(model) +
                              " --max-new-tokens 8 --ignore-eos --json --top-logprobs 2";
     const auto single = run_stdout(base);
@@ -151,7 +150,7 @@ TEST(LaunchCli, EngineSettingsUnderTp2Ep2MatchOneProcessAndRankCachesAgree) {
       const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       std::ofstream(twice) << text << text;
     }
-    std::ifstream config_in(data(model) + "/config.json");
+    std::ifstream config_in(test_data(model) + "/config.json");
     const auto config = nlohmann::json::parse(config_in);
     // The longest prompt plus its 15 fed tokens needs 4 blocks of 16 (tiny-lite) or 29 of 4
     // (tiny-v2); these budgets hold just a little more, too little for the prompts admitted
@@ -162,7 +161,7 @@ TEST(LaunchCli, EngineSettingsUnderTp2Ep2MatchOneProcessAndRankCachesAgree) {
                                  config["num_hidden_layers"].get<int64_t>() *
                                  (config["kv_lora_rank"].get<int64_t>() +
                                   config["qk_rope_head_dim"].get<int64_t>());
-    const std::string common = "generate --model " + data(model) +
+    const std::string common = "generate --model " + test_data(model) +
                                " --max-new-tokens 16 --ignore-eos --json --top-logprobs 2";
     std::string err;
     const auto reference = run_split(common + " --prompts-file " + prompts, err);
@@ -222,7 +221,7 @@ TEST(LaunchCli, EngineSettingsUnderTp2Ep2MatchOneProcessAndRankCachesAgree) {
 
 // The sampler runs on the leader from the request's seed: the layout does not change the tokens.
 TEST(LaunchCli, SeededSamplingGivesTheSameTokensUnderTp2Ep2) {
-  const std::string args = "generate --model " + data("tiny-v2") + " --prompts-file " +
+  const std::string args = "generate --model " + test_data("tiny-v2") + " --prompts-file " +
                            reference_prompts_file("tiny-v2") +
                            " --max-new-tokens 16 --ignore-eos --json --temperature 0.8 "
                            "--top-k 40 --top-p 0.95 --seed 7";
@@ -236,7 +235,7 @@ TEST(LaunchCli, SeededSamplingGivesTheSameTokensUnderTp2Ep2) {
 }
 
 TEST(LaunchCli, StderrIsPrefixedByRank) {
-  const auto r = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,2,3",
+  const auto r = run_cli({"generate", "--model", test_data("tiny-lite"), "--prompt-ids", "1,2,3",
                           "--max-new-tokens", "2", "--tp", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("[launcher] rank 0 pid "));
@@ -246,7 +245,7 @@ TEST(LaunchCli, StderrIsPrefixedByRank) {
 }
 
 TEST(LaunchCli, BenchDecodeReportsCommunicationPerRank) {
-  const auto r = run_cli({"bench", "decode", "--model", data("tiny-v2"), "--batch", "2",
+  const auto r = run_cli({"bench", "decode", "--model", test_data("tiny-v2"), "--batch", "2",
                           "--prompt-len", "4", "--new-tokens", "3", "--prefill-len", "8", "--tp",
                           "2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -261,17 +260,17 @@ TEST(LaunchCli, BenchDecodeReportsCommunicationPerRank) {
 
 TEST(LaunchCli, BadLayoutOrPromptsExitWith2BeforeSpawning) {
   // tiny-lite has 4 heads and 8 routed experts.
-  const auto heads = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,2",
+  const auto heads = run_cli({"generate", "--model", test_data("tiny-lite"), "--prompt-ids", "1,2",
                               "--tp", "3"});
   EXPECT_EQ(heads.exit_code, 2);
   EXPECT_THAT(heads.output, HasSubstr("--tp 3 does not divide num_attention_heads 4"));
   EXPECT_THAT(heads.output, Not(HasSubstr("[launcher]")));
-  const auto ep = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,2",
+  const auto ep = run_cli({"generate", "--model", test_data("tiny-lite"), "--prompt-ids", "1,2",
                            "--tp", "2", "--ep", "4"});
   EXPECT_EQ(ep.exit_code, 2);
   EXPECT_THAT(ep.output, HasSubstr("--ep 4 must be 1 or equal to --tp 2"));
   EXPECT_THAT(ep.output, Not(HasSubstr("[launcher]")));
-  const auto prompts = run_cli({"generate", "--model", data("tiny-lite"), "--prompt-ids", "1,x",
+  const auto prompts = run_cli({"generate", "--model", test_data("tiny-lite"), "--prompt-ids", "1,x",
                                 "--tp", "2"});
   EXPECT_EQ(prompts.exit_code, 2);
   EXPECT_THAT(prompts.output, HasSubstr("--prompt-ids: 'x'"));
@@ -383,7 +382,7 @@ bool all_gone_by(const std::map<int, pid_t>& pids, Clock::time_point deadline) {
 }
 
 std::vector<std::string> long_generation() {
-  return {"generate", "--model", data("tiny-v2"), "--prompt-ids", "1,2,3", "--max-new-tokens",
+  return {"generate", "--model", test_data("tiny-v2"), "--prompt-ids", "1,2,3", "--max-new-tokens",
           "2500", "--ignore-eos", "--tp", "2"};
 }
 
@@ -427,7 +426,7 @@ TEST(LaunchCli, ARankThatNeverArrivesIsNamedWithinTheTimeout) {
   const auto start = Clock::now();
   const auto r = run_cli({"worker", "--rank", "0", "--world-size", "2", "--tp", "2", "--store",
                           server->address(), "--timeout", "2", "generate", "--model",
-                          data("tiny-lite"), "--prompt-ids", "1,2"});
+                          test_data("tiny-lite"), "--prompt-ids", "1,2"});
   const auto elapsed = Clock::now() - start;
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("rank(s) 1 of 2 did not join"));
@@ -439,7 +438,7 @@ TEST(LaunchCli, WorkersPlacedBySlurmOrMpirunFindTheirRanksInTheEnvironment) {
   // Slurm task, rank 1 as an Open MPI one), meeting through a store this test hosts.
   auto server = rpc::start_store_server("127.0.0.1", 0);
   const std::string job = " --tp 2 --store " + server->address() +
-                          " --job envtest generate --model " + data("tiny-lite") +
+                          " --job envtest generate --model " + test_data("tiny-lite") +
                           " --prompt-ids 5,6,7 --max-new-tokens 6 --json";
   const std::string bin = std::string("'") + MLASERVE_BINARY + "'";
   const std::string command = "OMPI_COMM_WORLD_RANK=1 OMPI_COMM_WORLD_SIZE=2 " + bin + " worker" +
@@ -450,7 +449,7 @@ TEST(LaunchCli, WorkersPlacedBySlurmOrMpirunFindTheirRanksInTheEnvironment) {
   std::array<char, 4096> buf;
   while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
   ::pclose(pipe);
-  const auto single = run_stdout("generate --model " + data("tiny-lite") +
+  const auto single = run_stdout("generate --model " + test_data("tiny-lite") +
                                  " --prompt-ids 5,6,7 --max-new-tokens 6 --json");
   ASSERT_THAT(single.output, HasSubstr("\"tokens\""));
   EXPECT_EQ(r.output, single.output);
@@ -459,7 +458,7 @@ TEST(LaunchCli, WorkersPlacedBySlurmOrMpirunFindTheirRanksInTheEnvironment) {
 TEST(LaunchCli, AWorkerWithoutRankOrSchedulerVariablesSaysWhatItLacks) {
   // Without --rank and without scheduler variables the worker says what it lacks.
   const auto r = run_cli({"worker", "--store", "127.0.0.1:1", "generate", "--model",
-                          data("tiny-lite"), "--prompt-ids", "1"});
+                          test_data("tiny-lite"), "--prompt-ids", "1"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("--rank not given and neither SLURM_PROCID"));
 }

@@ -19,31 +19,22 @@
 
 #include "rpc/inference_client.h"
 #include "runtime/core/error.h"
+#include "tests/launcher/cli_output.h"
 #include "tests/launcher/run_cli.h"
 #include "tests/support/serve_process.h"
 
 namespace mlaserve {
 namespace {
 
+using testing::test_data;
+using testing::json_lines;
+
 using testing::run_cli;
 using testing::ServeProcess;
 
-std::string data(const std::string& name) {
-  return std::string(MLASERVE_TEST_DATA_DIR) + "/" + name;
-}
-
 nlohmann::json cases(const std::string& model) {
-  std::ifstream in(data(model) + "/cases.json");
+  std::ifstream in(test_data(model) + "/cases.json");
   return nlohmann::json::parse(in);
-}
-
-std::vector<nlohmann::json> json_lines(const std::string& out) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line));
-  return lines;
 }
 
 // Every case of `model` as one prompts file.
@@ -100,7 +91,7 @@ TEST(ServeCli, ReferenceCasesMatchGenerateThenSigtermExitsZero) {
       for (const auto& a : layout) name += " " + a;
       SCOPED_TRACE(name);
       const std::string prompts = write_prompts(model);
-      std::vector<std::string> serve = {"--model", data(model)};
+      std::vector<std::string> serve = {"--model", test_data(model)};
       serve.insert(serve.end(), layout.begin(), layout.end());
       ServeProcess server(serve);
       ASSERT_TRUE(server.ready());
@@ -109,7 +100,7 @@ TEST(ServeCli, ReferenceCasesMatchGenerateThenSigtermExitsZero) {
       client.insert(client.end(), kGreedy16.begin(), kGreedy16.end());
       const auto served = run_cli(client);
       ASSERT_EQ(served.exit_code, 0) << served.output << "\nserver:\n" << server.log();
-      std::vector<std::string> generate = {"generate", "--model", data(model), "--prompts-file",
+      std::vector<std::string> generate = {"generate", "--model", test_data(model), "--prompts-file",
                                            prompts};
       generate.insert(generate.end(), kGreedy16.begin(), kGreedy16.end());
       const auto offline = run_cli(generate);
@@ -130,7 +121,7 @@ TEST(ServeCli, SampledRequestsGiveGeneratesTokensForTheSameSeed) {
   const std::vector<std::string> sampling = {"--max-new-tokens", "12", "--ignore-eos", "--json",
                                              "--temperature", "1.0", "--top-k", "40",
                                              "--top-p", "0.9", "--seed", "11"};
-  std::vector<std::string> generate = {"generate", "--model", data(model), "--prompts-file",
+  std::vector<std::string> generate = {"generate", "--model", test_data(model), "--prompts-file",
                                        prompts};
   generate.insert(generate.end(), sampling.begin(), sampling.end());
   const auto offline = run_cli(generate);
@@ -138,7 +129,7 @@ TEST(ServeCli, SampledRequestsGiveGeneratesTokensForTheSameSeed) {
   const auto expected = json_lines(offline.output);
   ASSERT_EQ(expected.size(), cases(model)["cases"].size());
 
-  ServeProcess server({"--model", data(model), "--replicas", "2"});
+  ServeProcess server({"--model", test_data(model), "--replicas", "2"});
   ASSERT_TRUE(server.ready());
   for (int run = 0; run < 2; ++run) {
     std::vector<std::string> client = {"client", "--addr", server.address(), "--prompts-file",
@@ -166,7 +157,7 @@ TEST(ServeCli, SampledRequestsGiveGeneratesTokensForTheSameSeed) {
 // A tp 2 replica idle for twice its collective timeout still serves: the leader's keep-alive
 // plans (every second) keep its follower from timing out while it waits for the next step.
 TEST(ServeCli, TpFollowersOutliveIdlePeriodsLongerThanTheirTimeout) {
-  ServeProcess server({"--model", data("tiny-v2"), "--tp", "2", "--timeout", "3"});
+  ServeProcess server({"--model", test_data("tiny-v2"), "--tp", "2", "--timeout", "3"});
   ASSERT_TRUE(server.ready());
   std::this_thread::sleep_for(std::chrono::seconds(7));
   const auto c = cases("tiny-v2")["cases"][1];
@@ -191,7 +182,7 @@ TEST(ServeCli, TwoNodesShareOneCoordinator) {
   const std::string token_file =
       ::testing::TempDir() + "serve_cluster_token_" + std::to_string(getpid());
   std::ofstream(token_file) << "two-nodes-token\n";
-  const std::vector<std::string> common = {"--model", data("tiny-v2"), "--replicas", "2",
+  const std::vector<std::string> common = {"--model", test_data("tiny-v2"), "--replicas", "2",
                                            "--nnodes", "2", "--cluster-token-file", token_file};
   std::vector<std::string> node1 = common;
   node1.insert(node1.end(), {"--node-rank", "1", "--coordinator", coordinator});
@@ -223,7 +214,7 @@ TEST(ServeCli, TwoNodesShareOneCoordinator) {
 }
 
 TEST(ServeCli, BadRequestsGetInvalidArgumentAndTheServerKeepsServing) {
-  ServeProcess server({"--model", data("tiny-v2")});  // vocab 384, max_model_len 2560
+  ServeProcess server({"--model", test_data("tiny-v2")});  // vocab 384, max_model_len 2560
   ASSERT_TRUE(server.ready());
   rpc::InferenceClient client(server.address(), std::chrono::seconds(10));
   const auto base = [] {
@@ -321,7 +312,7 @@ TEST(ServeCli, BadRequestsGetInvalidArgumentAndTheServerKeepsServing) {
 
 // Bad flags are refused before a port is opened or a worker spawned: exit 2, the flag named.
 TEST(ServeCli, BadFlagsExitWithCode2BeforeStarting) {
-  const std::string model = data("tiny-v2");  // 8 heads, 16 routed experts
+  const std::string model = test_data("tiny-v2");  // 8 heads, 16 routed experts
   struct Case {
     std::vector<std::string> args;
     std::string needle;
@@ -343,7 +334,7 @@ TEST(ServeCli, BadFlagsExitWithCode2BeforeStarting) {
       {{"--model", model, "--timeout", "1"}, "--timeout must exceed 2 s"},
       {{"--model", model, "--kv-cache-memory", "12 parsecs"}, "--kv-cache-memory"},
       {{"--model", model, "--dtype", "float16"}, "--dtype"},
-      {{"--model", data("nowhere")}, "nowhere"},
+      {{"--model", test_data("nowhere")}, "nowhere"},
   };
   for (const Case& c : bad) {
     std::vector<std::string> args = {"serve", "--port", "0"};

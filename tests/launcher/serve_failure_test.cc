@@ -28,11 +28,14 @@
 
 #include "rpc/inference_client.h"
 #include "runtime/core/error.h"
+#include "tests/launcher/cli_output.h"
 #include "tests/launcher/run_cli.h"
 #include "tests/support/serve_process.h"
 
 namespace mlaserve {
 namespace {
+
+using testing::test_data;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -43,12 +46,8 @@ constexpr int kRequests = 16;
 // Long enough that the streams are still running at the kill, short enough for the model.
 constexpr int64_t kMaxTokens = 2000;
 
-std::string data(const std::string& name) {
-  return std::string(MLASERVE_TEST_DATA_DIR) + "/" + name;
-}
-
 std::vector<std::vector<int64_t>> prompts() {
-  std::ifstream in(data("tiny-v2") + "/cases.json");
+  std::ifstream in(test_data("tiny-v2") + "/cases.json");
   std::vector<std::vector<int64_t>> out;
   const nlohmann::json all = nlohmann::json::parse(in);
   for (const auto& c : all["cases"])
@@ -64,7 +63,7 @@ std::vector<std::vector<int64_t>> generate_tokens(const std::vector<std::vector<
     std::ofstream out(path);
     for (const auto& p : ps) out << nlohmann::json{{"prompt_ids", p}}.dump() << "\n";
   }
-  const auto r = run_cli({"generate", "--model", data("tiny-v2"), "--prompts-file", path,
+  const auto r = run_cli({"generate", "--model", test_data("tiny-v2"), "--prompts-file", path,
                           "--max-new-tokens", std::to_string(kMaxTokens), "--ignore-eos",
                           "--json"});
   std::filesystem::remove(path);
@@ -228,7 +227,7 @@ TEST(ServeFailures, KilledFollowerThenLeaderOnlyTheirReplicaFailsAndItComesBack)
   const auto ps = prompts();
   const auto expected = generate_tokens(ps);
   ASSERT_EQ(expected.size(), ps.size());
-  ServeProcess server({"--model", data("tiny-v2"), "--tp", "2", "--ep", "2", "--replicas", "2",
+  ServeProcess server({"--model", test_data("tiny-v2"), "--tp", "2", "--ep", "2", "--replicas", "2",
                        "--timeout", "10"});
   ASSERT_TRUE(server.ready());
 
@@ -301,7 +300,7 @@ TEST(ServeFailures, KilledFollowerThenLeaderOnlyTheirReplicaFailsAndItComesBack)
 // good, the other replica keeps serving (health stays SERVING), and when the last replica goes
 // too, serve exits 1 and leaves no worker behind.
 TEST(ServeFailures, WithoutRestartsTheLastReplicaDownEndsTheServer) {
-  ServeProcess server({"--model", data("tiny-v2"), "--replicas", "2", "--max-restarts", "0"});
+  ServeProcess server({"--model", test_data("tiny-v2"), "--replicas", "2", "--max-restarts", "0"});
   ASSERT_TRUE(server.ready());
   const auto pids = all_logged_pids(server.log());
   ASSERT_EQ(pids.size(), 2u) << server.log();

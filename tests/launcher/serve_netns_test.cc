@@ -24,9 +24,12 @@
 #include "runtime/core/error.h"
 #include "tests/support/netns.h"
 #include "tests/support/serve_process.h"
+#include "tests/launcher/cli_output.h"
 
 namespace mlaserve {
 namespace {
+
+using testing::test_data;
 
 // What node 0 logs when the split replica is gone: multi-node replicas are not restarted
 // (docs/serve.md "Failures and restarts"), so it is down for good and node 0 shuts down.
@@ -35,10 +38,6 @@ constexpr const char* kReplicaDownLine = "every replica is down and out of resta
 using testing::NetnsPair;
 using testing::ServeProcess;
 using Clock = std::chrono::steady_clock;
-
-std::string data(const std::string& name) {
-  return std::string(MLASERVE_TEST_DATA_DIR) + "/" + name;
-}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -97,7 +96,7 @@ TEST(ServeNetns, ReplicaSplitOverTwoNodesServesAndIsTakenOutWhenANodeIsCut) {
   std::ofstream(token_file) << "netns-token\n";
   // --timeout 5: a silent peer fails a collective within 5 s; --heartbeat-timeout 5 likewise
   // bounds a leader that stops reporting.
-  const std::vector<std::string> common = {"--model", data("tiny-v2"), "--tp", "2", "--ep", "2",
+  const std::vector<std::string> common = {"--model", test_data("tiny-v2"), "--tp", "2", "--ep", "2",
                                            "--replicas", "1", "--nnodes", "2",
                                            "--cluster-token-file", token_file, "--timeout", "5",
                                            "--heartbeat-timeout", "5"};
@@ -118,7 +117,7 @@ TEST(ServeNetns, ReplicaSplitOverTwoNodesServesAndIsTakenOutWhenANodeIsCut) {
   ASSERT_EQ(server.address(), address);
 
   // The reference case over the network, from a client inside node 0's namespace.
-  std::ifstream cases_in(data("tiny-v2") + "/cases.json");
+  std::ifstream cases_in(test_data("tiny-v2") + "/cases.json");
   const nlohmann::json reference = nlohmann::json::parse(cases_in)["cases"][0];
   std::string prompt_ids;
   for (const auto& id : reference["prompt"])

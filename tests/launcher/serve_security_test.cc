@@ -22,18 +22,17 @@
 #include "rpc/inference_client.h"
 #include "rpc/proto/dispatch.grpc.pb.h"
 #include "runtime/core/error.h"
+#include "tests/launcher/cli_output.h"
 #include "tests/launcher/run_cli.h"
 #include "tests/support/serve_process.h"
 
 namespace mlaserve {
 namespace {
 
+using testing::test_data;
+
 using testing::run_cli;
 using testing::ServeProcess;
-
-std::string data(const std::string& name) {
-  return std::string(MLASERVE_TEST_DATA_DIR) + "/" + name;
-}
 
 // A scratch directory removed with the test.
 class TempDir {
@@ -63,7 +62,7 @@ struct Reference {
   std::vector<int64_t> prompt, tokens;
 };
 Reference reference() {
-  std::ifstream in(data("tiny-v2") + "/cases.json");
+  std::ifstream in(test_data("tiny-v2") + "/cases.json");
   const auto c = nlohmann::json::parse(in)["cases"][1];
   Reference r;
   r.prompt = c["prompt"].get<std::vector<int64_t>>();
@@ -128,7 +127,7 @@ TEST(ServeSecurity, BearerTokenGuardsInferenceButHealthStaysOpen) {
   TempDir dir;
   const std::string token_file = dir.file("token", "  s3cret-token\t\nsecond line ignored\n");
   const std::string wrong_file = dir.file("wrong", "s3cret-tokeN\n");
-  ServeProcess server({"--model", data("tiny-v2"), "--auth-token-file", token_file});
+  ServeProcess server({"--model", test_data("tiny-v2"), "--auth-token-file", token_file});
   ASSERT_TRUE(server.ready());
   const Reference ref = reference();
 
@@ -192,7 +191,7 @@ TEST(ServeSecurity, TlsServesTlsClientsAndRefusesPlaintextOnes) {
     GTEST_SKIP() << "the openssl CLI is not installed: cannot make a test certificate";
   TempDir dir;
   ASSERT_TRUE(make_certificate(dir, "server"));
-  ServeProcess server({"--model", data("tiny-v2"), "--tls-cert", dir.path("server.crt"),
+  ServeProcess server({"--model", test_data("tiny-v2"), "--tls-cert", dir.path("server.crt"),
                        "--tls-key", dir.path("server.key")});
   ASSERT_TRUE(server.ready());
   const Reference ref = reference();
@@ -223,7 +222,7 @@ TEST(ServeSecurity, InternalServicesOnlyOnTheClusterPortBehindTheClusterToken) {
   const std::string token = "cluster-secret";
   const std::string token_file = dir.file("cluster", token + "\n");
   const int cluster_port = ServeProcess::free_port();
-  ServeProcess server({"--model", data("tiny-v2"), "--cluster-port", std::to_string(cluster_port),
+  ServeProcess server({"--model", test_data("tiny-v2"), "--cluster-port", std::to_string(cluster_port),
                        "--cluster-token-file", token_file});
   ASSERT_TRUE(server.ready());
   const std::string cluster = "127.0.0.1:" + std::to_string(cluster_port);
@@ -288,7 +287,7 @@ TEST(ServeSecurity, InternalServicesOnlyOnTheClusterPortBehindTheClusterToken) {
 TEST(ServeSecurity, NodeWithAnotherClusterTokenIsRefused) {
   TempDir dir;
   const int cluster_port = ServeProcess::free_port();
-  const std::vector<std::string> common = {"--model", data("tiny-v2"), "--replicas", "2",
+  const std::vector<std::string> common = {"--model", test_data("tiny-v2"), "--replicas", "2",
                                            "--nnodes", "2", "--timeout", "5"};
   auto node0 = common;
   node0.insert(node0.end(), {"--node-rank", "0", "--cluster-port", std::to_string(cluster_port),
@@ -312,7 +311,7 @@ TEST(ServeSecurity, NodeWithAnotherClusterTokenIsRefused) {
 // spawned.
 TEST(ServeSecurity, BadSecurityFilesExitWithCode2BeforeStarting) {
   TempDir dir;
-  const std::string model = data("tiny-v2");
+  const std::string model = test_data("tiny-v2");
   const std::string empty = dir.file("empty", "  \n");
   const std::string missing = dir.path("missing");
   const bool have_openssl = std::system("openssl version >/dev/null 2>&1") == 0 &&
