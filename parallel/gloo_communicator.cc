@@ -12,11 +12,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <numeric>
 #include <sys/socket.h>
 
 #include "parallel/gloo_store.h"
 #include "parallel/prefix_store.h"
+#include "parallel/collective_checks.h"
 #include "runtime/core/error.h"
 
 namespace mlaserve::parallel {
@@ -28,11 +28,6 @@ using ReduceFn = void (*)(void*, const void*, const void*, size_t);
 char* bytes_of(const Tensor& t) {
   static char empty_buffer[1];
   return t.nbytes() == 0 ? empty_buffer : static_cast<char*>(t.raw_data());
-}
-
-Shape with_rows(Shape shape, int64_t rows) {
-  shape[0] = rows;
-  return shape;
 }
 
 class GlooCommunicator final : public Communicator {
@@ -106,18 +101,7 @@ class GlooCommunicator final : public Communicator {
                       const std::vector<int64_t>& recv_counts) override {
     check_dense(input, "all_to_all_v");
     const size_t n = static_cast<size_t>(size());
-    MLA_ENSURE(input.rank() >= 1, kInvalidArgument, "all_to_all_v in group '", name(),
-               "' needs a tensor with a row dimension, got ", input.describe());
-    MLA_ENSURE(send_counts.size() == n && recv_counts.size() == n, kInvalidArgument,
-               "all_to_all_v in group '", name(), "' needs one send and one recv count per rank (",
-               n, "), got ", send_counts.size(), " and ", recv_counts.size());
-    const int64_t send_rows = std::accumulate(send_counts.begin(), send_counts.end(), int64_t{0});
-    const int64_t recv_rows = std::accumulate(recv_counts.begin(), recv_counts.end(), int64_t{0});
-    MLA_ENSURE(send_rows == input.dim(0), kInvalidArgument, "all_to_all_v in group '", name(),
-               "': send counts add up to ", send_rows, " rows, the input has ", input.dim(0));
-    for (size_t r = 0; r < n; ++r)
-      MLA_ENSURE(send_counts[r] >= 0 && recv_counts[r] >= 0, kInvalidArgument,
-                 "all_to_all_v in group '", name(), "': negative count for rank ", r);
+    const auto [send_rows, recv_rows] = check_all_to_all_v(*this, input, send_counts, recv_counts);
     Tensor out = Tensor::empty(with_rows(input.shape(), recv_rows), input.dtype());
     const int64_t row_bytes = shape_numel(with_rows(input.shape(), 1)) *
                               static_cast<int64_t>(dtype_size(input.dtype()));

@@ -4,7 +4,6 @@
 #include <nccl.h>
 
 #include <atomic>
-#include <numeric>
 #include <thread>
 
 #include "kernels/cuda/backend.h"
@@ -12,6 +11,7 @@
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/nccl_util.h"
 #include "kernels/cuda/stream.h"
+#include "parallel/collective_checks.h"
 #include "runtime/core/error.h"
 
 // ncclCommSplit (and its NCCL_SPLIT_NOCOLOR) arrived in 2.18; the non-blocking config in 2.14.
@@ -21,11 +21,6 @@ namespace mlaserve::parallel {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-Shape with_rows(Shape shape, int64_t rows) {
-  shape[0] = rows;
-  return shape;
-}
 
 // Makes `device` current for the scope and restores the caller's device: ranks may be threads of
 // one process, each on its own device, and a call must not move the caller to another device.
@@ -217,18 +212,7 @@ class NcclCommunicator final : public Communicator {
                       const std::vector<int64_t>& recv_counts) override {
     check_dense(input, "all_to_all_v");
     const size_t n = static_cast<size_t>(size());
-    MLA_ENSURE(input.rank() >= 1, kInvalidArgument, "all_to_all_v in group '", name(),
-               "' needs a tensor with a row dimension, got ", input.describe());
-    MLA_ENSURE(send_counts.size() == n && recv_counts.size() == n, kInvalidArgument,
-               "all_to_all_v in group '", name(), "' needs one send and one recv count per rank (",
-               n, "), got ", send_counts.size(), " and ", recv_counts.size());
-    for (size_t r = 0; r < n; ++r)
-      MLA_ENSURE(send_counts[r] >= 0 && recv_counts[r] >= 0, kInvalidArgument,
-                 "all_to_all_v in group '", name(), "': negative count for rank ", r);
-    const int64_t send_rows = std::accumulate(send_counts.begin(), send_counts.end(), int64_t{0});
-    const int64_t recv_rows = std::accumulate(recv_counts.begin(), recv_counts.end(), int64_t{0});
-    MLA_ENSURE(send_rows == input.dim(0), kInvalidArgument, "all_to_all_v in group '", name(),
-               "': send counts add up to ", send_rows, " rows, the input has ", input.dim(0));
+    const auto [send_rows, recv_rows] = check_all_to_all_v(*this, input, send_counts, recv_counts);
     check_usable("all_to_all_v");
     Tensor out = Tensor::empty(with_rows(input.shape(), recv_rows), input.dtype(), input.device());
     const size_t row_bytes = static_cast<size_t>(shape_numel(with_rows(input.shape(), 1))) *
