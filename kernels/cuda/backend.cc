@@ -2,6 +2,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_check.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/tensor.h"
@@ -9,18 +10,18 @@
 namespace mlaserve::cuda {
 namespace {
 
-// Allocates on the requested device without changing the caller's current device.
+// Stream-ordered allocation on the device's compute stream (cudaMallocAsync from the device's
+// default pool): an allocation is usable by every op queued after it, and a free becomes
+// effective only after every op queued before it, so the host never synchronizes to recycle
+// activation memory. The caller's current device is left unchanged.
 struct CudaAllocator final : Allocator {
   void* allocate(size_t bytes, Device device) override {
-    int previous = 0;
-    MLA_CUDA_CHECK(cudaGetDevice(&previous));
-    MLA_CUDA_CHECK(cudaSetDevice(device.index));
+    cudaStream_t stream = compute_stream(device.index);
     void* p = nullptr;
-    const cudaError_t status = cudaMalloc(&p, bytes);
-    cudaSetDevice(previous);
+    const cudaError_t status = cudaMallocAsync(&p, bytes == 0 ? 1 : bytes, stream);
     if (status != cudaSuccess) {
       cudaGetLastError();
-      throw_cuda_error(status, "cudaMalloc", __FILE__, __LINE__);
+      throw_cuda_error(status, "cudaMallocAsync", __FILE__, __LINE__);
     }
     return p;
   }
@@ -28,9 +29,13 @@ struct CudaAllocator final : Allocator {
   // Runs from Storage's destructor: must not throw. A failure here means the context is already
   // broken (a kernel faulted); the next checked call reports that.
   void deallocate(void* ptr, Device device) override {
-    const cudaError_t status = cudaFree(ptr);
+    cudaError_t status = cudaErrorInvalidDevice;
+    try {
+      status = cudaFreeAsync(ptr, compute_stream(device.index));
+    } catch (const Error&) {
+    }
     if (status != cudaSuccess) {
-      MLA_LOG(Error) << "cudaFree on " << device.name() << " failed: " << cudaGetErrorName(status);
+      MLA_LOG(Error) << "cudaFreeAsync on " << device.name() << " failed: " << cudaGetErrorName(status);
     }
   }
 };

@@ -1,6 +1,6 @@
 #pragma once
 // Plugs the CUDA backend into runtime/core: after init_cuda_backend(), Tensor::empty on
-// Device::cuda(i) allocates with cudaMalloc on device i. Idempotent; needs no device to succeed
+// Device::cuda(i) allocates on device i, stream-ordered on its compute stream (context.h). Idempotent; needs no device to succeed
 // (allocations then fail with kUnavailable).
 namespace mlaserve::cuda {
 

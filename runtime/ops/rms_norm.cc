@@ -3,7 +3,12 @@
 #include "kernels/cpu/rms_norm.h"
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
+#include "runtime/ops/dispatch.h"
 #include "runtime/ops/rows.h"
+
+#if MLASERVE_WITH_CUDA
+#include "kernels/cuda/rmsnorm.h"
+#endif
 
 namespace mlaserve::ops {
 
@@ -14,13 +19,21 @@ void rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor& o
   detail::ensure_float_dtype(x, kOp, "x");
   detail::ensure_float_dtype(out, kOp, "out");
   detail::ensure_float_dtype(weight, kOp, "weight");
-  MLA_ENSURE(weight.rank() == 1 && weight.is_contiguous() && weight.dim(0) == xr.cols &&
-                 weight.device().is_cpu(),
+  const Device device = detail::common_device(kOp, {{"x", &x}, {"weight", &weight}, {"out", &out}});
+  MLA_ENSURE(weight.rank() == 1 && weight.is_contiguous() && weight.dim(0) == xr.cols,
              kInvalidArgument, "rms_norm: weight ", weight.describe(), " must be [", xr.cols,
              "] for x ", x.describe());
   MLA_ENSURE(orr.rows == xr.rows && orr.cols == xr.cols, kInvalidArgument, "rms_norm: out ",
              out.describe(), " does not match x ", x.describe());
   MLA_ENSURE(eps >= 0, kInvalidArgument, "rms_norm: eps ", eps, " must be >= 0");
+  if (!device.is_cpu()) {
+    MLA_CUDA_OP(kOp, cuda::rms_norm({xr.data, xr.dtype == DType::kBF16, xr.ld, weight.raw_data(),
+                                     weight.dtype() == DType::kBF16, orr.data,
+                                     orr.dtype == DType::kBF16, orr.ld, xr.rows, xr.cols,
+                                     static_cast<float>(eps)},
+                                    detail::stream_for(device)));
+    return;
+  }
   const detail::F32Rows xs = detail::stage_in(xr);
   const detail::F32Rows os = detail::stage_out(orr);
   const float* xp = xs.f32();
@@ -40,7 +53,7 @@ void rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor& o
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
   MLA_ENSURE(x.defined(), kInvalidArgument, "rms_norm: x is undefined");
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   rms_norm(x, weight, eps, out);
   return out;
 }

@@ -10,8 +10,6 @@ namespace mlaserve::ops::detail {
 
 Rows as_rows(const Tensor& t, std::string_view op, std::string_view what) {
   MLA_ENSURE(t.defined(), kInvalidArgument, op, ": ", what, " is undefined");
-  MLA_ENSURE(t.device().is_cpu(), kUnimplemented, op, ": ", what, " ", t.describe(),
-             " is not on the CPU (no CUDA dispatch yet)");
   MLA_ENSURE(t.rank() >= 1, kInvalidArgument, op, ": ", what, " ", t.describe(),
              " must have at least one dimension");
   Rows r;

@@ -17,8 +17,9 @@ struct Rows {
 };
 
 // Views `t` as rows of its last dimension. Accepted: rank >= 1 contiguous, or rank 2 with unit
-// stride in dimension 1. Throws kInvalidArgument naming `op`, `what` and t.describe() otherwise,
-// and for non-CPU tensors (kUnimplemented until the CUDA backend lands).
+// stride in dimension 1. Throws kInvalidArgument naming `op`, `what` and t.describe() otherwise.
+// Any device: `data` is a device pointer for GPU tensors. stage_in/stage_out/finish_out are
+// CPU-only (CUDA kernels read and write bf16 directly).
 Rows as_rows(const Tensor& t, std::string_view op, std::string_view what);
 
 // Checks t's dtype is f32 or bf16.
