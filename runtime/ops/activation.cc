@@ -3,7 +3,13 @@
 #include "kernels/cpu/elementwise.h"
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
+#include "runtime/ops/dispatch.h"
 #include "runtime/ops/rows.h"
+
+#if MLASERVE_WITH_CUDA
+#include "kernels/cuda/activation.h"
+#include "runtime/ops/cuda_rows.h"
+#endif
 
 namespace mlaserve::ops {
 
@@ -19,6 +25,14 @@ void silu_mul(const Tensor& gate, const Tensor& up, const Tensor& out) {
                  gr.cols == orr.cols,
              kInvalidArgument, "silu_mul: gate ", gate.describe(), ", up ", up.describe(),
              " and out ", out.describe(), " must have the same shape");
+  const Device device =
+      detail::common_device(kOp, {{"gate", &gate}, {"up", &up}, {"out", &out}});
+  if (!device.is_cpu()) {
+    MLA_CUDA_OP(kOp, cuda::silu_mul(detail::float_rows(gr), detail::float_rows(ur),
+                                    detail::float_rows(orr), gr.rows, gr.cols,
+                                    detail::stream_for(device)));
+    return;
+  }
   const detail::F32Rows gs = detail::stage_in(gr);
   const detail::F32Rows us = detail::stage_in(ur);
   const detail::F32Rows os = detail::stage_out(orr);
@@ -33,7 +47,7 @@ void silu_mul(const Tensor& gate, const Tensor& up, const Tensor& out) {
 
 Tensor silu_mul(const Tensor& gate, const Tensor& up) {
   MLA_ENSURE(gate.defined(), kInvalidArgument, "silu_mul: gate is undefined");
-  Tensor out = Tensor::empty(gate.shape(), DType::kF32);
+  Tensor out = Tensor::empty(gate.shape(), DType::kF32, gate.device());
   silu_mul(gate, up, out);
   return out;
 }

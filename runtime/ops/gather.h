@@ -1,6 +1,8 @@
 #pragma once
 // Row gather / weighted scatter-add: how MoE groups the tokens routed to one expert into a
 // dense block (one GEMM per expert) and adds the expert's output back to those tokens.
+// Tensors on any one device (the op runs there); the row indices and weights are host vectors,
+// validated on the host (kOutOfRange) before anything runs, and uploaded for a GPU.
 #include <cstdint>
 #include <vector>
 
@@ -8,11 +10,15 @@
 
 namespace mlaserve::ops {
 
-// out[i, :] = x[rows[i], :]. x: rank 2, unit last stride, any dtype; out: contiguous, x's dtype.
+// out[i, :] = x[rows[i], :]. x: rank 2, unit last stride, any dtype; out: contiguous, x's dtype,
+// on x's device.
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
 
-// y[rows[i], :] += weights[i] * src[i, :], in order of i. y: contiguous f32 [T, n];
-// src: [rows.size(), n] f32 or bf16.
+// y[rows[i], :] += weights[i] * src[i, :], in order of i (rows may repeat), one fused
+// multiply-add per term. y: contiguous f32 [T, n]; src: [rows.size(), n] f32 or bf16 (rows may
+// be strided). Deterministic on every device: on a GPU one thread owns each element of y and
+// walks the i that add into its row in increasing order — no atomics — so the result equals the
+// CPU's bit for bit.
 void scatter_add_rows_(const Tensor& y, const std::vector<int64_t>& rows, const Tensor& src,
                        const std::vector<float>& weights);
 
