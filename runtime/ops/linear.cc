@@ -6,8 +6,14 @@
 #include "kernels/cpu/gemv_bf16.h"
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
+#include "runtime/ops/dispatch.h"
 #include "runtime/ops/rows.h"
 #include "runtime/ops/work_count.h"
+
+#if MLASERVE_WITH_CUDA
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/linear.h"
+#endif
 
 namespace mlaserve::ops {
 
@@ -17,13 +23,14 @@ void linear(const Tensor& x, const Tensor& w, const Tensor& y) {
   constexpr std::string_view kOp = "linear";
   const Rows xr = detail::as_rows(x, kOp, "x");
   const Rows yr = detail::as_rows(y, kOp, "y");
-  MLA_ENSURE(w.defined() && w.device().is_cpu(), kInvalidArgument, "linear: w must be a CPU tensor");
+  MLA_ENSURE(w.defined(), kInvalidArgument, "linear: w is undefined");
   MLA_ENSURE(w.rank() == 2 && w.is_contiguous(), kInvalidArgument, "linear: w ", w.describe(),
              " must be a contiguous [n, k] matrix");
   MLA_ENSURE(w.dtype() == DType::kBF16 || w.dtype() == DType::kF32, kInvalidArgument,
              "linear: w ", w.describe(), " must be bf16 or f32");
   detail::ensure_float_dtype(x, kOp, "x");
   detail::ensure_float_dtype(y, kOp, "y");
+  const Device device = detail::common_device(kOp, {{"x", &x}, {"w", &w}, {"y", &y}});
   const int64_t n = w.dim(0), k = w.dim(1), m = xr.rows;
   MLA_ENSURE(xr.cols == k, kInvalidArgument, "linear: x ", x.describe(), " has ", xr.cols,
              " features but w ", w.describe(), " expects ", k);
@@ -35,6 +42,13 @@ void linear(const Tensor& x, const Tensor& w, const Tensor& y) {
   count_work(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k),
              static_cast<double>(w.nbytes()));
 
+  if (!device.is_cpu()) {
+    MLA_CUDA_OP(kOp, cuda::linear({xr.data, xr.dtype == DType::kBF16, xr.ld, w.raw_data(),
+                                   w.dtype() == DType::kBF16, yr.data, yr.dtype == DType::kBF16,
+                                   yr.ld, m, n, k},
+                                  cuda::cublas_handle(device.index), detail::stream_for(device)));
+    return;
+  }
   const detail::F32Rows xs = detail::stage_in(xr);
   const detail::F32Rows ys = detail::stage_out(yr);
   const float* xp = xs.f32();
@@ -78,7 +92,7 @@ Tensor linear(const Tensor& x, const Tensor& w, DType out_dtype) {
              "linear: x ", x.describe(), " and w ", w.describe(), " must be [..., k] and [n, k]");
   Shape shape = x.shape();
   shape.back() = w.dim(0);
-  Tensor y = Tensor::empty(shape, out_dtype);
+  Tensor y = Tensor::empty(shape, out_dtype, x.device());
   linear(x, w, y);
   return y;
 }

@@ -1,3 +1,7 @@
+// cuda::linear (and the cuBLAS call under it, cuda::gemm_nt) against plain loops in double:
+// every x / w / y dtype, decode and odd shapes, strided rows. The bound per element is the one
+// kernels/cuda/linear.h documents, so the f32-activation case checks the split-precision product
+// keeps f32 precision (rounding x to bf16 would miss it by ~100x).
 #include "kernels/cuda/gemm.h"
 
 #include <gtest/gtest.h>
@@ -6,7 +10,9 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cuda/context.h"
 #include "kernels/cuda/device.h"
+#include "kernels/cuda/linear.h"
 #include "kernels/cuda/stream.h"
 #include "runtime/core/dtype.h"
 #include "tests/kernels/cuda/cuda_test_util.h"
@@ -20,7 +26,6 @@ using testing::to_host;
 struct Case {
   int64_t m, n, k;
 };
-void PrintTo(const Case& c, std::ostream* os) { *os << c.m << "x" << c.n << "x" << c.k; }
 
 std::vector<float> random_values(size_t count, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -36,80 +41,132 @@ std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
   return out;
 }
 
-// The contract in plain loops: both operands rounded to bf16, products summed in double.
-std::vector<double> reference(const Case& c, const std::vector<float>& x,
-                              const std::vector<uint16_t>& w) {
-  std::vector<double> y(static_cast<size_t>(c.m * c.n));
-  for (int64_t i = 0; i < c.m; ++i)
-    for (int64_t j = 0; j < c.n; ++j) {
-      double sum = 0;
-      for (int64_t p = 0; p < c.k; ++p)
-        sum += double{bf16_to_float(float_to_bf16(x[i * c.k + p]))} * bf16_to_float(w[j * c.k + p]);
-      y[i * c.n + j] = sum;
-    }
-  return y;
+std::vector<float> rounded(const std::vector<float>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_to_float(float_to_bf16(v[i]));
+  return out;
 }
 
-class GemmBf16Weights : public ::testing::TestWithParam<Case> {};
+struct Reference {
+  std::vector<double> y;      // Σ x·w in double
+  std::vector<double> scale;  // Σ |x·w|: what the error bounds are relative to
+};
 
-TEST_P(GemmBf16Weights, MatchesNaiveLoopForF32AndBf16Activations) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const Case c = GetParam();
-  const std::vector<float> x = random_values(c.m * c.k, 1);
-  const std::vector<uint16_t> w = to_bf16(random_values(c.n * c.k, 2));
-  const std::vector<double> want = reference(c, x, w);
-  const double tol = 1e-5 * static_cast<double>(c.k) + 1e-5;  // f32 accumulation, any order
+// x [m, ldx], w [n, k] as the kernel sees them (already rounded where they are bf16).
+Reference reference(const Case& c, const std::vector<float>& x, int64_t ldx,
+                    const std::vector<float>& w) {
+  Reference r{std::vector<double>(static_cast<size_t>(c.m * c.n)),
+              std::vector<double>(static_cast<size_t>(c.m * c.n))};
+  for (int64_t i = 0; i < c.m; ++i)
+    for (int64_t j = 0; j < c.n; ++j) {
+      double sum = 0, scale = 0;
+      for (int64_t p = 0; p < c.k; ++p) {
+        const double prod = double{x[i * ldx + p]} * w[j * c.k + p];
+        sum += prod;
+        scale += std::abs(prod);
+      }
+      r.y[i * c.n + j] = sum;
+      r.scale[i * c.n + j] = scale;
+    }
+  return r;
+}
 
-  CudaStream stream;
-  auto handle = make_cublas_handle();
-  const Tensor w_d = to_device(w, DType::kBF16, stream.get());
-  const Tensor x32_d = to_device(x, DType::kF32, stream.get());
-  const Tensor x16_d = to_device(to_bf16(x), DType::kBF16, stream.get());
-  Tensor y32_d = Tensor::empty({c.m * c.n}, DType::kF32, Device::cuda(0));
-  Tensor y16_d = Tensor::empty({c.m * c.n}, DType::kBF16, Device::cuda(0));
-
-  gemm_bf16_weights(handle.get(), stream.get(), c.m, c.n, c.k, x32_d.raw_data(), CUDA_R_32F,
-                    w_d.data<uint16_t>(), y32_d.raw_data(), CUDA_R_32F);
-  const std::vector<float> y_from_f32 = to_host<float>(y32_d, stream.get());
-  gemm_bf16_weights(handle.get(), stream.get(), c.m, c.n, c.k, x16_d.raw_data(), CUDA_R_16BF,
-                    w_d.data<uint16_t>(), y32_d.raw_data(), CUDA_R_32F);
-  const std::vector<float> y_from_bf16 = to_host<float>(y32_d, stream.get());
-  gemm_bf16_weights(handle.get(), stream.get(), c.m, c.n, c.k, x16_d.raw_data(), CUDA_R_16BF,
-                    w_d.data<uint16_t>(), y16_d.raw_data(), CUDA_R_16BF);
-  const std::vector<uint16_t> y_bf16 = to_host<uint16_t>(y16_d, stream.get());
-
-  for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_NEAR(y_from_f32[i], want[i], tol) << "f32 x, element " << i;
-    ASSERT_NEAR(y_from_bf16[i], want[i], tol) << "bf16 x, element " << i;
-    // A bf16 result carries 8 significant bits.
-    ASSERT_NEAR(bf16_to_float(y_bf16[i]), want[i], std::abs(want[i]) / 128 + tol) << "bf16 y, " << i;
+class CudaLinear : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   }
+};
+
+// Every dtype combination on rows `ldx` / `ldy` apart (ld > row length: a column slice).
+TEST_P(CudaLinear, MatchesPlainLoopsForEveryDtype) {
+  const Case c = GetParam();
+  cudaStream_t stream = compute_stream(0);
+  cublasHandle_t handle = cublas_handle(0);
+  const int64_t ldx = c.k + 3, ldy = c.n + 5;
+  const std::vector<float> x = random_values(static_cast<size_t>(c.m * ldx), 1);
+  const std::vector<float> w = random_values(static_cast<size_t>(c.n * c.k), 2);
+  const std::vector<float> x16 = rounded(x), w16 = rounded(w);
+
+  for (bool x_bf16 : {false, true})
+    for (bool w_bf16 : {true, false})
+      for (bool y_bf16 : {false, true}) {
+        SCOPED_TRACE(str_cat("x ", x_bf16 ? "bf16" : "f32", ", w ", w_bf16 ? "bf16" : "f32",
+                             ", y ", y_bf16 ? "bf16" : "f32"));
+        const Reference want = reference(c, x_bf16 ? x16 : x, ldx, w_bf16 ? w16 : w);
+        const Tensor x_d = x_bf16 ? to_device(to_bf16(x), DType::kBF16, stream)
+                                  : to_device(x, DType::kF32, stream);
+        const Tensor w_d = w_bf16 ? to_device(to_bf16(w), DType::kBF16, stream)
+                                  : to_device(w, DType::kF32, stream);
+        const Tensor y_d = Tensor::empty({c.m * ldy}, y_bf16 ? DType::kBF16 : DType::kF32,
+                                         Device::cuda(0));
+        linear({x_d.raw_data(), x_bf16, ldx, w_d.raw_data(), w_bf16, y_d.raw_data(), y_bf16, ldy,
+                c.m, c.n, c.k},
+               handle, stream);
+        std::vector<float> got(static_cast<size_t>(c.m * ldy));
+        if (y_bf16) {
+          const std::vector<uint16_t> bits = to_host<uint16_t>(y_d, stream);
+          for (size_t i = 0; i < bits.size(); ++i) got[i] = bf16_to_float(bits[i]);
+        } else {
+          got = to_host<float>(y_d, stream);
+        }
+        // f32 accumulation in any order errs by at most ~k·2^-24 · Σ|x·w| (twice that, for
+        // tensor cores that truncate). f32 x on bf16 weights adds the split's 2^-16 · Σ|x·w|
+        // (linear.h); x rounded to bf16 instead would err by up to 2^-8 · Σ|x·w|.
+        const double accumulation = 2.0 * static_cast<double>(c.k) * std::ldexp(1.0, -24);
+        const double split = !x_bf16 && w_bf16 ? std::ldexp(1.0, -16) : 0.0;
+        for (int64_t i = 0; i < c.m; ++i)
+          for (int64_t j = 0; j < c.n; ++j) {
+            const double y = want.y[i * c.n + j], scale = want.scale[i * c.n + j];
+            double tol = (split + accumulation) * scale + 1e-7;
+            if (y_bf16) tol += std::abs(y) / 256;  // one rounding to 8 significant bits
+            ASSERT_NEAR(got[i * ldy + j], y, tol) << "row " << i << " col " << j;
+          }
+      }
 }
 
 // Decode (m = 1), odd sizes that fit no tile, and a prefill-like block.
-INSTANTIATE_TEST_SUITE_P(Shapes, GemmBf16Weights,
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaLinear,
                          ::testing::Values(Case{1, 64, 128}, Case{5, 7, 33}, Case{64, 96, 576}),
                          [](const auto& info) {
                            const Case& c = info.param;
                            return str_cat("m", c.m, "_n", c.n, "_k", c.k);
                          });
 
-TEST(GemmBf16WeightsContract, AccumulatesWithAlphaBetaAndRejectsBadShapes) {
+TEST(CudaLinearContract, EmptySumIsZeroAndBadCallsAreRefused) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  CudaStream stream;
-  auto handle = make_cublas_handle();
-  // x = [1, 2], w = [[1, 1], [0, 3]]: x·w^T = [3, 6]; y = 2·[3, 6] + 1·[10, 20].
-  const Tensor x = to_device(std::vector<float>{1, 2}, DType::kF32, stream.get());
-  const Tensor w = to_device(to_bf16({1, 1, 0, 3}), DType::kBF16, stream.get());
-  Tensor y = to_device(std::vector<float>{10, 20}, DType::kF32, stream.get());
-  gemm_bf16_weights(handle.get(), stream.get(), 1, 2, 2, x.raw_data(), CUDA_R_32F,
-                    w.data<uint16_t>(), y.raw_data(), CUDA_R_32F, 2.f, 1.f);
-  EXPECT_EQ(to_host<float>(y, stream.get()), (std::vector<float>{16, 32}));
-  EXPECT_THROW(gemm_bf16_weights(handle.get(), stream.get(), 1, 2, int64_t{1} << 40, x.raw_data(),
-                                 CUDA_R_32F, w.data<uint16_t>(), y.raw_data(), CUDA_R_32F),
+  cudaStream_t stream = compute_stream(0);
+  cublasHandle_t handle = cublas_handle(0);
+  const Tensor x = to_device(std::vector<float>{1, 2}, DType::kF32, stream);
+  const Tensor w = to_device(to_bf16({1, 1, 0, 3}), DType::kBF16, stream);
+  Tensor y = to_device(std::vector<float>{10, 20}, DType::kF32, stream);
+  // k = 0: y = 0 (cuBLAS alone would leave it as it was).
+  linear({x.raw_data(), false, 0, w.raw_data(), true, y.raw_data(), false, 2, 1, 2, 0}, handle,
+         stream);
+  EXPECT_EQ(to_host<float>(y, stream), (std::vector<float>{0, 0}));
+  // x = [1, 2], w = [[1, 1], [0, 3]]: y = [3, 6] exactly through the split path.
+  linear({x.raw_data(), false, 2, w.raw_data(), true, y.raw_data(), false, 2, 1, 2, 2}, handle,
+         stream);
+  EXPECT_EQ(to_host<float>(y, stream), (std::vector<float>{3, 6}));
+
+  // Rows of y overlapping (ldy < n) for m > 1, a stream the handle is not bound to, sizes
+  // beyond cuBLAS's int, and types cuBLAS has no kernel for.
+  EXPECT_THROW(linear({x.raw_data(), false, 1, w.raw_data(), true, y.raw_data(), false, 1, 2, 2, 1},
+                      handle, stream),
                Error);
-  EXPECT_THROW(gemm_bf16_weights(handle.get(), stream.get(), 1, 2, 2, x.raw_data(), CUDA_R_16F,
-                                 w.data<uint16_t>(), y.raw_data(), CUDA_R_32F),
+  CudaStream other;
+  EXPECT_THROW(linear({x.raw_data(), false, 2, w.raw_data(), true, y.raw_data(), false, 2, 1, 2, 2},
+                      handle, other.get()),
+               Error);
+  EXPECT_THROW(gemm_nt(handle, {x.raw_data(), CUDA_R_16BF, int64_t{1} << 40, w.raw_data(),
+                                CUDA_R_16BF, int64_t{1} << 40, y.raw_data(), CUDA_R_32F, 2, 1, 2,
+                                int64_t{1} << 40}),
+               Error);
+  EXPECT_THROW(gemm_nt(handle, {x.raw_data(), CUDA_R_32F, 2, w.raw_data(), CUDA_R_16BF, 2,
+                                y.raw_data(), CUDA_R_32F, 2, 1, 2, 2}),
+               Error);
+  EXPECT_THROW(gemm_nt(handle, {x.raw_data(), CUDA_R_16F, 2, w.raw_data(), CUDA_R_16F, 2,
+                                y.raw_data(), CUDA_R_32F, 2, 1, 2, 2}),
                Error);
 }
 
