@@ -1,27 +1,20 @@
 #pragma once
 // MLA attention (absorbed form) over a paged latent cache, for a ragged batch of sequences.
-// See kernels/cpu/mla_attention.h for the math; this layer checks shapes once and dispatches.
+// See kernels/cpu/mla_attention.h for the math; this layer checks shapes once and dispatches on
+// the tensors' device (kernels/cpu, or kernels/cuda/mla_attention.h). On a GPU the batch must
+// have been uploaded with upload_batch (mla_batch.h); outputs live on the inputs' device.
 #include <cstdint>
 #include <vector>
 
 #include "runtime/core/tensor.h"
+#include "runtime/ops/mla_batch.h"
 
 namespace mlaserve::ops {
 
-// Where each sequence's new tokens sit: sequence s owns rows [token_start[s], token_start[s+1])
-// of the batch and its first new token is at position pos_start[s]; block_tables[s] maps
-// position / block_size to a cache block and covers positions [0, pos_start[s] + new tokens).
-struct MlaBatch {
-  std::vector<int64_t> token_start;  // [S + 1], token_start[0] == 0
-  std::vector<int64_t> pos_start;    // [S]
-  std::vector<const std::vector<int32_t>*> block_tables;  // [S], not owned
-
-  int64_t num_sequences() const { return static_cast<int64_t>(pos_start.size()); }
-  int64_t num_tokens() const { return token_start.empty() ? 0 : token_start.back(); }
-};
-
 // Writes the batch's new latents into `cache` [num_blocks, block_size, kv_lora + rope]
-// (f32 or bf16): c_kv [T, kv_lora] (after kv_a_layernorm) and k_pe [T, rope] (after RoPE), f32.
+// (f32 or bf16): c_kv [T, kv_lora] (after kv_a_layernorm) and k_pe [T, rope] (after RoPE), f32
+// or bf16 each, rows with unit stride (k_pe may be the rope slice of kv_a's output). A bf16 cache
+// holds the values rounded to nearest even, the same bits on every device.
 void mla_cache_write(const Tensor& cache, const Tensor& c_kv, const Tensor& k_pe,
                      const MlaBatch& batch);
 
@@ -33,6 +26,10 @@ void mla_cache_write(const Tensor& cache, const Tensor& c_kv, const Tensor& k_pe
 // (decompress K/V once per head, cheaper for long prefills), the others absorbed. The default
 // (kMlaNaiveAuto) picks the break-even point from the dims: n_new > (nope + v)·kv_lora /
 // (2·kv_lora - nope - v). Both forms are the same math; tests pin either one.
+// On CUDA every sequence runs absorbed, whatever naive_min_tokens says: one kernel serves decode
+// and chunked prefill, reads each latent row once per (token block, head group) and needs no
+// per-head K/V buffers; the naive form's saving (fewer FLOPs per pair in long prefills) pays on a
+// GPU only with tensor cores, which the f32 contract here (q never rounded) does not allow.
 inline constexpr int64_t kMlaNaiveAuto = -1;
 Tensor mla_attention(const Tensor& q, const Tensor& w_uk, const Tensor& w_uv, const Tensor& cache,
                      const MlaBatch& batch, float softmax_scale,

@@ -211,6 +211,32 @@ TEST(MlaAttention, Bf16CacheStaysClose) {
   EXPECT_GT(max_err, 0.0f);  // the cache really is bf16
 }
 
+// c_kv may arrive in bf16 and k_pe as the strided rope slice of kv_a's output: the cache gets
+// the same bits as from contiguous f32 copies of the same values.
+TEST(MlaAttention, CacheWriteAcceptsBf16AndStridedRows) {
+  std::mt19937 rng(17);
+  Problem p = make_problem(rng);
+  const int64_t t = p.batch.num_tokens(), kv_lora = p.d.kv_lora, rope = p.d.rope_dim;
+  for (DType in_dtype : {DType::kF32, DType::kBF16})
+    for (DType cache_dtype : {DType::kF32, DType::kBF16}) {
+      const Tensor kv = ops::testing::random_tensor({t, kv_lora + rope}, in_dtype, 5);
+      const Tensor c_kv = kv.slice(1, 0, kv_lora), k_pe = kv.slice(1, kv_lora, kv_lora + rope);
+      Tensor got = Tensor::zeros({8, 4, kv_lora + rope}, cache_dtype);
+      ops::mla_cache_write(got, c_kv, k_pe, p.batch);
+      // The reference: the same values as contiguous f32.
+      const std::vector<double> all = ops::testing::values(kv);
+      std::vector<float> ckv, kpe;
+      for (int64_t r = 0; r < t; ++r)
+        for (int64_t c = 0; c < kv_lora + rope; ++c)
+          (c < kv_lora ? ckv : kpe).push_back(static_cast<float>(all[r * (kv_lora + rope) + c]));
+      Tensor want = Tensor::zeros({8, 4, kv_lora + rope}, cache_dtype);
+      ops::mla_cache_write(want, Tensor::from_floats({t, kv_lora}, ckv),
+                           Tensor::from_floats({t, rope}, kpe), p.batch);
+      EXPECT_TRUE(ops::testing::same_bits(got, want))
+          << dtype_name(in_dtype) << " into " << dtype_name(cache_dtype);
+    }
+}
+
 TEST(MlaAttention, RejectsShortBlockTable) {
   std::mt19937 rng(3);
   Problem p = make_problem(rng);
