@@ -8,9 +8,9 @@
 
 namespace mlaserve {
 
-// x: [T, hidden] in `act`. Returns [T, hidden] in `out_dtype`: the whole MLP, or with TP-split
-// weights this rank's partial sum of it (then f32, see partial_dtype).
-Tensor mlp_forward(const MlpWeights& w, const Tensor& x, DType act, DType out_dtype);
+// The gate's routing fields of `config` (topk_method, n_group, topk_group, norm_topk_prob,
+// routed_scaling_factor, num_experts_per_tok) as ops::moe_route takes them.
+ops::MoeRouteOptions moe_route_options(const ModelConfig& config);
 
 // The dense MLP block: x [T, hidden] in ctx.act → [T, hidden] in ctx.act, summed over the TP
 // group (a collective when there is one).

@@ -11,6 +11,7 @@
 #include "runtime/core/tensor.h"
 #include "runtime/model/config.h"
 #include "runtime/model/safetensors.h"
+#include "runtime/ops/mlp.h"
 
 namespace mlaserve {
 
@@ -34,17 +35,15 @@ struct MlaWeights {
 };
 
 // SiLU(x · gate_projᵀ) * (x · up_projᵀ), then · down_projᵀ: dense MLP, one expert, or the
-// shared experts (one MLP of width n_shared * moe_intermediate).
-struct MlpWeights {
-  Tensor gate_proj;  // [inter, hidden]
-  Tensor up_proj;    // [inter, hidden]
-  Tensor down_proj;  // [hidden, inter]
-};
+// shared experts (one MLP of width n_shared * moe_intermediate). Defined with the ops that run
+// it (runtime/ops/mlp.h): gate_proj, up_proj [inter, hidden], down_proj [hidden, inter].
+using MlpWeights = ops::MlpWeights;
 
 struct MoeWeights {
   Tensor gate;                      // [n_routed, hidden] router
   // Experts first_expert, first_expert + 1, ...: all n_routed (each TP-split when tp > 1) with
   // ep == 1, or this rank's contiguous block of n_routed / ep whole experts with ep == tp.
+  // On a GPU: views into one stacked tensor per projection (ops::upload_experts).
   std::vector<MlpWeights> experts;
   int64_t first_expert = 0;
   std::optional<MlpWeights> shared; // absent when n_shared_experts == 0

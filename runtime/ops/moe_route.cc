@@ -5,20 +5,14 @@
 #include "kernels/cpu/moe_route.h"
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
+#include "runtime/ops/dispatch.h"
 #include "runtime/ops/rows.h"
 
-namespace mlaserve::ops {
+#if MLASERVE_WITH_CUDA
+#include "kernels/cuda/moe_route.h"
+#endif
 
-MoeRouteOptions MoeRouteOptions::from_config(const ModelConfig& config) {
-  MoeRouteOptions o;
-  o.top_k = config.num_experts_per_tok;
-  const bool grouped = config.topk_method == TopkMethod::kGroupLimitedGreedy;
-  o.n_group = grouped ? config.n_group : 1;
-  o.topk_group = grouped ? config.topk_group : 1;
-  o.norm_topk_prob = config.norm_topk_prob;
-  o.routed_scaling_factor = config.routed_scaling_factor;
-  return o;
-}
+namespace mlaserve::ops {
 
 MoeRouting moe_route(const Tensor& logits, const MoeRouteOptions& o) {
   constexpr std::string_view kOp = "moe_route";
@@ -46,8 +40,17 @@ MoeRouting moe_route(const Tensor& logits, const MoeRouteOptions& o) {
   p.routed_scaling_factor = static_cast<float>(o.routed_scaling_factor);
 
   MoeRouting r;
-  r.ids = Tensor::empty({T, o.top_k}, DType::kI32);
-  r.weights = Tensor::empty({T, o.top_k}, DType::kF32);
+  const Device device = logits.device();
+  r.ids = Tensor::empty({T, o.top_k}, DType::kI32, device);
+  r.weights = Tensor::empty({T, o.top_k}, DType::kF32, device);
+  if (!device.is_cpu()) {
+    MLA_CUDA_OP(kOp, cuda::moe_route({static_cast<const float*>(lr.data), lr.ld, T, E, p.top_k,
+                                      p.n_group, p.topk_group, p.norm_topk_prob,
+                                      p.routed_scaling_factor, r.ids.data<int32_t>(),
+                                      r.weights.data<float>()},
+                                     detail::stream_for(device)));
+    return r;
+  }
   const auto* lp = static_cast<const float*>(lr.data);
   int32_t* ip = r.ids.data<int32_t>();
   float* wp = r.weights.data<float>();
@@ -57,10 +60,6 @@ MoeRouting moe_route(const Tensor& logits, const MoeRouteOptions& o) {
       cpu::moe_route(lp + t * lr.ld, 1, p, ip + t * o.top_k, wp + t * o.top_k, scratch.data());
   });
   return r;
-}
-
-MoeRouting moe_route(const Tensor& logits, const ModelConfig& config) {
-  return moe_route(logits, MoeRouteOptions::from_config(config));
 }
 
 }  // namespace mlaserve::ops

@@ -14,51 +14,49 @@ namespace {
 using testing::random_tensor;
 using testing::values;
 
-// tiny-v2's attention and routing fields (tests/data/tiny-v2/config.json), filled by hand.
-ModelConfig tiny_v2() {
-  ModelConfig c;
-  c.num_attention_heads = 8;
-  c.qk_nope_head_dim = 16;
-  c.qk_rope_head_dim = 16;
-  c.rope_theta = 10000;
-  c.rope_scaling = YarnScaling{.factor = 40, .original_max_position_embeddings = 64,
-                               .beta_fast = 32, .beta_slow = 1, .mscale = 0.707,
-                               .mscale_all_dim = 0.707};
-  c.n_routed_experts = 16;
-  c.num_experts_per_tok = 4;
-  c.n_group = 4;
-  c.topk_group = 2;
-  c.topk_method = TopkMethod::kGroupLimitedGreedy;
-  c.routed_scaling_factor = 16;
-  return c;
+// tiny-v2's routing fields (tests/data/tiny-v2/config.json) as plain options
+// (runtime/model/moe.h derives them from the config: moe_route_options).
+MoeRouteOptions tiny_v2_routing() {
+  return MoeRouteOptions{.top_k = 4, .n_group = 4, .topk_group = 2, .norm_topk_prob = false,
+                         .routed_scaling_factor = 16};
+}
+
+// tiny-v2's rope fields as plain options (runtime/model/rope_options.h derives them from the
+// config; tests/runtime/model/rope_options_test.cc checks that).
+RopeOptions tiny_v2_rope() {
+  return RopeOptions{.dim = 16, .base = 10000, .yarn = true, .factor = 40,
+                     .original_max_positions = 64, .beta_fast = 32, .beta_slow = 1,
+                     .mscale = 1};
 }
 
 TEST(RopeOp, TableFollowsYarnAndMscaleRatio) {
-  ModelConfig c = tiny_v2();
-  const RopeTable t = make_rope_table(c, 300);
+  RopeOptions o = tiny_v2_rope();
+  const RopeTable t = make_rope_table(o, 300);
   EXPECT_EQ(t.cos.shape(), (Shape{300, 8}));
   EXPECT_EQ(t.rope_dim, 16);
-  // lo = 0, hi = 3 for this config: i = 0 keeps theta = 1, i >= 3 is fully interpolated.
+  // lo = 0, hi = 3 for these options: i = 0 keeps theta = 1, i >= 3 is fully interpolated.
   const auto cv = values(t.cos);
   EXPECT_NEAR(cv[1 * 8 + 0], std::cos(1.0), 1e-7);
   const double theta7 = std::pow(10000.0, -14.0 / 16) / 40;
   EXPECT_NEAR(cv[1 * 8 + 7], std::cos(theta7), 1e-7);
   EXPECT_NEAR(cv[250 * 8 + 7], std::cos(250 * theta7), 1e-6);
-  // mscale != mscale_all_dim scales cos/sin by their ratio.
-  c.rope_scaling->mscale_all_dim = 0;
-  const RopeTable t2 = make_rope_table(c, 300);
+  // The mscale ratio multiplies cos/sin.
   const double ratio = 0.1 * 0.707 * std::log(40.0) + 1;
+  o.mscale = ratio;
+  const RopeTable t2 = make_rope_table(o, 300);
   EXPECT_NEAR(values(t2.cos)[9], ratio * cv[9], 1e-6);
-  c.rope_scaling.reset();
-  const auto plain = values(make_rope_table(c, 4).cos);
+  o.yarn = false;
+  const auto plain = values(make_rope_table(o, 4).cos);
   EXPECT_NEAR(plain[1 * 8 + 7], std::cos(std::pow(10000.0, -14.0 / 16)), 1e-7);
-  c.qk_rope_head_dim = 15;
-  EXPECT_THROW(make_rope_table(c, 4), Error);
+  o.dim = 15;
+  EXPECT_THROW(make_rope_table(o, 4), Error);
+  EXPECT_THROW(make_rope_table(tiny_v2_rope(), 0), Error);
+  EXPECT_THROW(make_rope_table(RopeOptions{.dim = 16, .base = 1}, 4), Error);
+  EXPECT_THROW(make_rope_table(RopeOptions{.dim = 16, .yarn = true, .factor = 40}, 4), Error);
 }
 
 TEST(RopeOp, RotatesTheRopeSliceOfQOnly) {
-  const ModelConfig c = tiny_v2();
-  const RopeTable table = make_rope_table(c, 100);
+  const RopeTable table = make_rope_table(tiny_v2_rope(), 100);
   for (DType dt : {DType::kF32, DType::kBF16}) {
     const Tensor q = random_tensor({3, 8, 32}, dt, 1);  // [T, H, nope 16 | rope 16]
     const auto before = values(q);
@@ -88,8 +86,8 @@ TEST(RopeOp, RotatesTheRopeSliceOfQOnly) {
                           Tensor::zeros({1}, DType::kI32), table), Error);
 }
 
-TEST(MoeRouteOp, GroupLimitedFromConfigAndThreadIndependent) {
-  const ModelConfig c = tiny_v2();
+TEST(MoeRouteOp, GroupLimitedAndThreadIndependent) {
+  const MoeRouteOptions c = tiny_v2_routing();
   const Tensor logits = random_tensor({37, 16}, DType::kF32, 2, -3, 3);
   auto [one, two] = testing::with_1_and_2_threads([&] { return moe_route(logits, c).ids; });
   EXPECT_TRUE(testing::same_bits(one, two));
@@ -109,10 +107,10 @@ TEST(MoeRouteOp, GroupLimitedFromConfigAndThreadIndependent) {
     }
     EXPECT_LE(groups.size(), 2u);
   }
-  MoeRouteOptions o = MoeRouteOptions::from_config(c);
+  MoeRouteOptions o = c;
   o.top_k = 9;  // more than the 8 experts of two groups
   EXPECT_THROW(moe_route(logits, o), Error);
-  o = MoeRouteOptions::from_config(c);
+  o = c;
   o.n_group = 5;
   EXPECT_THROW(moe_route(logits, o), Error);
 }
