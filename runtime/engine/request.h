@@ -9,9 +9,8 @@
 
 namespace mlaserve {
 
-// Request ids are chosen by the caller and must be unique among unfinished requests. The id also
-// seeds the request's sampler (with SamplingParams::seed), so a request's sampled tokens do not
-// depend on which other requests share its batches.
+// Request ids are chosen by the caller and must be unique among unfinished requests. Sampled
+// tokens depend on SamplingParams::seed and the output position, not on the id (sampler.h).
 using RequestId = int64_t;
 
 struct EngineRequest {

@@ -1,11 +1,16 @@
 #pragma once
-// Per-request token sampling: greedy (temperature 0) or temperature + top-k + top-p with a
-// request-local RNG seeded from the request's seed alone, so a request's tokens depend neither on
-// which other requests share its batches nor on when it arrived (as vLLM's per-request seed).
+// Per-request sampling parameters, and how the engine hands them to the sampling ops
+// (runtime/ops/sampling.h): greedy (temperature 0) or temperature + top-k + top-p, drawn with a
+// counter-based generator (Philox4x32-10) keyed by the request's seed and the token's output
+// position. A request's token at output position i is a pure function of its logits row, its
+// parameters, its seed and i: it depends neither on which other requests share its batches nor
+// on when it arrived (as vLLM's per-request seed), nor on the device or the TP/EP layout; a
+// request resumed part-way continues the same way when its positions carry on.
 #include <cstdint>
-#include <random>
 #include <utility>
 #include <vector>
+
+#include "runtime/ops/sampling.h"
 
 namespace mlaserve {
 
@@ -18,19 +23,15 @@ struct SamplingParams {
   void validate() const;  // kInvalidArgument naming the field
 };
 
-class Sampler {
- public:
-  explicit Sampler(const SamplingParams& params);
-  // Picks the next token from one logits row.
-  int64_t sample(const float* logits, int64_t vocab);
+// The ops' row for the token at output `position` (tokens the request generated before it).
+ops::SamplingRow sampling_row(const SamplingParams& params, int64_t position);
 
- private:
-  SamplingParams params_;
-  std::mt19937_64 rng_;
-  std::vector<std::pair<float, int64_t>> candidates_;  // reused between calls
-};
+// One CPU logits row through ops::sample_tokens (the rule in kernels/sampling_math.h).
+int64_t sample_token(const SamplingParams& params, const float* logits, int64_t vocab,
+                     int64_t position);
 
-// The k most likely tokens under log_softmax(logits), most likely first (ties: lower id).
+// The k most likely tokens under log_softmax(logits), most likely first (ties: lower id), through
+// ops::top_logprobs.
 std::vector<std::pair<int64_t, float>> top_logprobs(const float* logits, int64_t vocab, int64_t k);
 
 }  // namespace mlaserve

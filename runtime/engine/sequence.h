@@ -7,7 +7,6 @@
 
 #include "runtime/engine/block_allocator.h"
 #include "runtime/engine/request.h"
-#include "runtime/engine/sampler.h"
 
 namespace mlaserve {
 
@@ -15,8 +14,7 @@ struct Sequence {
   Sequence(RequestId id_, EngineRequest request_)
       : id(id_),
         request(std::move(request_)),
-        tokens(request.prompt),
-        sampler(request.sampling) {}
+        tokens(request.prompt) {}
 
   RequestId id;
   EngineRequest request;
@@ -30,7 +28,6 @@ struct Sequence {
   // Prefix hashes of the leading full blocks (block_hashes[b] covers tokens[0, (b+1)*block_size)),
   // each published once its block is full and computed.
   std::vector<uint64_t> block_hashes;
-  Sampler sampler;
   bool running = false;
   uint64_t admitted_at = 0;  // admission counter: the latest admitted is preempted first
 
