@@ -1,5 +1,6 @@
 #include "launcher/serve_launch.h"
 
+#include "launcher/worker_device.h"
 #include "runtime/core/error.h"
 
 namespace mlaserve {
@@ -28,12 +29,12 @@ WorkerProcess worker(const ServeLayout& l, const ServeWorkerArgs& a, int local, 
             std::to_string(l.tp), "--local-rank", std::to_string(l.cuda ? 0 : local), "--tp",
             std::to_string(l.tp), "--ep", std::to_string(l.ep), "--store", a.coordinator,
             "--job", job, "--timeout", std::to_string(a.timeout_s), "--gloo-host", a.gloo_host,
-            "serve"};
+            "--device", l.cuda ? "cuda" : "cpu", "serve"};
   w.argv.insert(w.argv.end(), a.job_args.begin(), a.job_args.end());
   w.argv.insert(w.argv.end(), {"--replica", std::to_string(replica), "--coordinator",
                                a.coordinator});
   std::vector<std::string> overrides = a.env_overrides;
-  if (l.cuda) overrides.push_back("CUDA_VISIBLE_DEVICES=" + std::to_string(local));
+  if (l.cuda) overrides.push_back(cuda_visible_devices_env(local));
   w.env = environment_with(overrides);
   return w;
 }

@@ -13,8 +13,9 @@ namespace mlaserve {
 struct ServeLayout {
   int tp = 1, ep = 1, replicas = 1;
   int nnodes = 1, node_rank = 0;
-  // One GPU per worker: CUDA_VISIBLE_DEVICES = its index on the node, so inside the worker its
-  // GPU is device 0 (its --local-rank, the device ordinal, is then 0).
+  // One GPU per worker (launcher/worker_device.h): CUDA_VISIBLE_DEVICES = the node's GPU at its
+  // index (within the launcher's own CUDA_VISIBLE_DEVICES), so inside the worker its GPU is
+  // device 0 (its --local-rank, the device ordinal, is then 0); the workers get --device cuda.
   bool cuda = false;
 };
 

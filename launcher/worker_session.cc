@@ -6,13 +6,40 @@
 
 #include "CLI/CLI.hpp"
 #include "launcher/rank_discovery.h"
+#include "launcher/worker_device.h"
 #include "parallel/gloo_communicator.h"
 #include "parallel/prefix_store.h"
 #include "rpc/auth_token.h"
 #include "rpc/grpc_store.h"
 #include "runtime/core/error.h"
 
+#if MLASERVE_WITH_CUDA
+#include "parallel/nccl_communicator.h"
+#endif
+
 namespace mlaserve {
+namespace {
+
+// The replica's TP group on a GPU: NCCL through the same store, with the same timeout. Only in
+// builds with the CUDA backend; elsewhere worker_device has already refused --device cuda.
+std::unique_ptr<parallel::Communicator> connect_tp_nccl(std::shared_ptr<parallel::Store> store,
+                                                        const parallel::WorldConfig& world,
+                                                        Device device,
+                                                        std::chrono::milliseconds timeout) {
+#if MLASERVE_WITH_CUDA
+  parallel::NcclOptions options;
+  options.device = device.index;
+  options.timeout = timeout;
+  options.name = "tp";  // keys "<job>/tp/...", next to the Gloo group's "<job>/world/..."
+  return parallel::connect_nccl(std::move(store), world.tp_rank(), world.tp(), options);
+#else
+  (void)store, (void)world, (void)timeout;
+  fail(ErrorCode::kUnimplemented, "--device cuda: ", device.name(),
+       " needs NCCL, and this mlaserve was built without the CUDA backend");
+#endif
+}
+
+}  // namespace
 
 void add_worker_options(CLI::App& cmd, WorkerFlags& f) {
   cmd.add_option("--rank", f.rank,
@@ -48,12 +75,15 @@ WorkerSession join_world(const WorkerFlags& f) {
   }
   if (world_size < 0) world_size = f.tp;
   MLA_ENSURE(f.timeout_s > 0, kInvalidArgument, "--timeout must be positive, got ", f.timeout_s);
+  const DeviceType device_type = parse_device_flag(f.device);
   WorkerSession s;
   s.world = parallel::WorldConfig::create(world_size, rank, f.tp, f.ep, local_rank);
   // One replica per job for now: several would each need their own leader and requests.
   MLA_ENSURE(s.world.replicas() == 1, kInvalidArgument, "--world-size ", world_size,
              " holds ", s.world.replicas(), " replicas of --tp ", f.tp,
              "; this version runs exactly one replica (world size = --tp)");
+  // The device first: a rank without its GPU fails here, before its peers wait on it.
+  s.device = prepare_worker_device(device_type, s.world.local_rank());
 
   // A serving coordinator's store wants the cluster token `serve` put in our environment.
   auto store = std::make_shared<parallel::PrefixStore>(
@@ -63,10 +93,15 @@ WorkerSession join_world(const WorkerFlags& f) {
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
   options.hostname = f.gloo_host;
   s.world_group = parallel::connect_gloo(store, rank, world_size, options);
+  // A model on one rank never calls its TP group, so a single GPU needs no NCCL communicator.
+  if (!s.device.is_cpu() && s.world.tp() > 1)
+    s.nccl_group = connect_tp_nccl(store, s.world, s.device, options.timeout);
   s.control = std::make_unique<parallel::TimedCommunicator>(*s.world_group);
-  s.tp_group = std::make_unique<parallel::TimedCommunicator>(*s.world_group);
-  std::fprintf(stderr, "joined group 'world' as %s, pid %d\n", s.world.describe().c_str(),
-               static_cast<int>(getpid()));
+  s.tp_group = std::make_unique<parallel::TimedCommunicator>(s.nccl_group ? *s.nccl_group
+                                                                          : *s.world_group);
+  std::fprintf(stderr, "joined group 'world' as %s on %s%s, pid %d\n",
+               s.world.describe().c_str(), s.device.name().c_str(),
+               s.nccl_group ? " (TP group: NCCL)" : "", static_cast<int>(getpid()));
   std::fflush(stderr);
   return s;
 }

@@ -1,7 +1,8 @@
 #pragma once
 // What every worker does before its job: find its rank (flags, else Slurm / Open MPI env vars),
-// reach the rendezvous store, join the world group, and wrap it for timing. The job then runs as
-// leader (rank 0 of the TP group) or follower.
+// take and prepare its device, reach the rendezvous store, join the world group (Gloo) and, on a
+// GPU, the NCCL TP group, and wrap them for timing. The job then runs as leader (rank 0 of the
+// TP group) or follower.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include "parallel/communicator.h"
 #include "parallel/timed_communicator.h"
 #include "parallel/world.h"
+#include "runtime/core/device.h"
 
 namespace CLI {
 class App;
@@ -28,22 +30,32 @@ struct WorkerFlags {
   // The address this rank's Gloo device listens on and advertises to its peers: loopback while
   // every rank of the group runs on one machine, this node's cluster address otherwise.
   std::string gloo_host = "127.0.0.1";
+  // cpu or cuda (launcher/worker_device.h: the local rank picks the GPU). Its option is
+  // commands/device_flag.h's, added by the worker command.
+  std::string device = "cpu";
 };
 
+// Every option but --device.
 void add_worker_options(CLI::App& cmd, WorkerFlags& flags);
 
 struct WorkerSession {
   parallel::WorldConfig world = parallel::WorldConfig::single();
+  Device device = Device::cpu();  // where this rank's model lives; prepared (ops::init_device)
   std::unique_ptr<parallel::Communicator> world_group;  // Gloo over TCP, all ranks
-  // The CPU control group (step plans) and the model's TP group are both the world group (one
-  // replica), each seen through its own TimedCommunicator so the bench can tell the step plan
-  // broadcast, the model's collectives and compute apart.
+  // On a GPU with tp > 1: NCCL over the same ranks (group "tp" under the job's store prefix),
+  // on `device`. Null otherwise.
+  std::unique_ptr<parallel::Communicator> nccl_group;
+  // The CPU control group (step plans) is the world group (one replica); the model's TP group is
+  // the NCCL group on a GPU, else the world group too. Each is seen through its own
+  // TimedCommunicator so the bench can tell the step plan broadcast, the model's collectives
+  // and compute apart.
   std::unique_ptr<parallel::TimedCommunicator> control;
   std::unique_ptr<parallel::TimedCommunicator> tp_group;
 };
 
-// Throws kInvalidArgument naming the flag or variable, kDeadlineExceeded naming the ranks that
-// never joined, kUnavailable when the store cannot be reached.
+// Throws kInvalidArgument naming the flag or variable, kFailedPrecondition when --device cuda
+// finds no GPU for this rank, kDeadlineExceeded naming the ranks that never joined,
+// kUnavailable when the store cannot be reached.
 WorkerSession join_world(const WorkerFlags& flags);
 
 }  // namespace mlaserve

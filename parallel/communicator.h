@@ -2,9 +2,10 @@
 // Communicator: the collectives a process group offers, and nothing else (no "unsupported"
 // defaults: every backend implements all of them). Semantics follow NCCL: every rank of the group
 // issues the same collectives in the same order, and each call is ordered after the previous one
-// on this communicator (stream order). CPU backends complete the call before returning; a CUDA
-// backend completes it on its stream. A failed peer turns into an Error, never a hang: after one,
-// the communicator is broken and every later call throws again.
+// on this communicator (stream order). CPU backends complete the call before returning. A CUDA
+// backend enqueues it on the device's compute stream and returns: ops queued after it on that
+// stream see its result, the host only after synchronize(). A failed peer turns into an Error,
+// never a hang: after one, the communicator is broken and every later call throws again.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,7 +36,14 @@ class Communicator {
   // rows along dim 0 and must agree pairwise across ranks (my send to r == r's recv from me).
   virtual Tensor all_to_all_v(const Tensor& input, const std::vector<int64_t>& send_counts,
                               const std::vector<int64_t>& recv_counts) = 0;
+  // Returns once every rank has entered the barrier and everything issued before it on this
+  // communicator has completed (a host-side rendezvous on every backend).
   virtual void barrier() = 0;
+  // Waits until every collective issued so far has completed, bounded by the group's timeout. A
+  // failed or missing peer throws as a failed collective would (kUnavailable / kDeadlineExceeded
+  // naming the group), never hangs. Not a collective: ranks call it when they need to (before
+  // the host reads a result). CPU backends have nothing to wait for.
+  virtual void synchronize() = 0;
 
   // Collective over this group: ranks passing the same `color` form a new group, ordered by
   // (key, rank in this group). A negative color joins no group and gets nullptr. The new group

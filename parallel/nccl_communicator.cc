@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "kernels/cuda/backend.h"
+#include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/nccl_util.h"
-#include "kernels/cuda/stream.h"
 #include "parallel/collective_checks.h"
 #include "runtime/core/error.h"
 
@@ -99,8 +99,10 @@ WaitResult wait_until_done(ncclComm_t comm, cudaStream_t stream, Clock::time_poi
     if (Clock::now() >= deadline) {
       result.timed_out = true;
       // Which half was still pending tells a stuck launch from a kernel waiting on peers.
-      result.detail = state == ncclInProgress ? "NCCL was still enqueuing the operation"
-                                              : "its kernel was still waiting on the stream";
+      result.detail = state == ncclInProgress
+                          ? "NCCL was still enqueuing the operation"
+                          : "the compute stream still had work queued, a collective waiting on "
+                            "its peers or the ops around it";
       return result;
     }
     backoff.pause();
@@ -126,7 +128,9 @@ class NcclCommunicator final : public Communicator {
     try {
       MLA_NCCL_CHECK(ncclCommUserRank(comm_, &rank_));
       MLA_NCCL_CHECK(ncclCommCount(comm_, &size_));
-      stream_ = std::make_unique<cuda::CudaStream>();
+      // The device's compute stream, shared with every op: a collective is ordered after the
+      // ops that produced its input and before the ops that read its output, with no host wait.
+      stream_ = cuda::compute_stream(options_.device);
       barrier_scratch_ = Tensor::empty({1}, DType::kF32, Device::cuda(options_.device));
     } catch (...) {
       ncclCommAbort(comm_);
@@ -251,15 +255,24 @@ class NcclCommunicator final : public Communicator {
 
   void barrier() override {
     check_usable("barrier");
-    // A one-element all-reduce completes on a rank only after every rank has entered it; the
-    // wait in run() then synchronizes the stream. Not counted in bytes_sent (as Gloo's barrier).
+    // A one-element all-reduce completes on a rank only after every rank has entered it; waiting
+    // for it on the host makes it a barrier. Not counted in bytes_sent (as Gloo's barrier).
     void* data = barrier_scratch_.raw_data();
     run("barrier",
         [&] { return ncclAllReduce(data, data, 1, ncclFloat32, ncclSum, comm_, stream()); });
+    wait_for_stream("barrier");
+  }
+
+  void synchronize() override {
+    check_usable("synchronize");
+    wait_for_stream("synchronize");
   }
 
   std::unique_ptr<Communicator> split(int color, int key) override {
     check_usable("split");
+    // Not stream-ordered: let the collectives issued so far finish first, so a failure among
+    // them is reported as theirs and the split starts on a quiet communicator.
+    wait_for_stream("split");
     const int split_index = splits_++;
     NcclOptions sub = options_;
     sub.name = str_cat(options_.name, "/split", split_index, "/color", color);
@@ -297,7 +310,7 @@ class NcclCommunicator final : public Communicator {
   }
 
  private:
-  cudaStream_t stream() const { return stream_->get(); }
+  cudaStream_t stream() const { return stream_; }
 
   void check_dense(const Tensor& t, const char* op) const {
     MLA_ENSURE(t.defined() && t.device() == Device::cuda(options_.device) && t.is_contiguous(),
@@ -312,16 +325,30 @@ class NcclCommunicator final : public Communicator {
            ": the group is broken by an earlier failure: ", broken_);
   }
 
-  // Enqueues one NCCL call on the stream, then waits for it with the deadline. Any failure
-  // aborts the communicator (NCCL cannot resume a communicator after a failed or abandoned
-  // collective) and throws naming the group, this rank and NCCL's or CUDA's error.
+  // Enqueues one NCCL call on the compute stream and returns once NCCL has enqueued it; the
+  // collective itself completes on the stream (synchronize() waits for it). In non-blocking
+  // mode a call may return ncclInProgress before its work is on the stream, and the
+  // communicator must leave that state before the next NCCL call; that wait is short, except
+  // on a first use where NCCL connects to its peers, so it has the deadline too. Any failure
+  // aborts the communicator (NCCL cannot resume after a failed or abandoned collective) and
+  // throws naming the group, this rank and NCCL's error.
   template <typename Enqueue>
   void run(const char* op, Enqueue&& enqueue) {
     DeviceScope scope(options_.device);
     const Clock::time_point deadline = Clock::now() + options_.timeout;
-    const ncclResult_t r = enqueue();  // ncclInProgress: queued, non-blocking mode
+    const ncclResult_t r = enqueue();
     if (r != ncclSuccess && r != ncclInProgress) break_now(op, r, nccl_detail(r));
-    WaitResult result = wait_until_done(comm_, stream(), deadline);
+    last_issued_ = op;
+    // Also picks up an asynchronous error an earlier collective left (one query when none).
+    WaitResult result = wait_until_done(comm_, nullptr, deadline);
+    if (!result.ok()) fail_after_wait(op, result);
+  }
+
+  // Waits, with the deadline, until the stream has run everything queued so far: the
+  // collectives issued on this communicator and the ops queued around them.
+  void wait_for_stream(const char* op) {
+    DeviceScope scope(options_.device);
+    WaitResult result = wait_until_done(comm_, stream(), Clock::now() + options_.timeout);
     if (!result.ok()) fail_after_wait(op, result);
   }
 
@@ -337,6 +364,7 @@ class NcclCommunicator final : public Communicator {
       abort_comm(str_cat(op, ": timed out"));
       fail(ErrorCode::kDeadlineExceeded, op, " in group '", options_.name, "' at rank ", rank_,
            " did not complete within ", options_.timeout.count(), " ms (", result.detail,
+           "; last collective issued: ", last_issued_,
            "; a peer stopped calling or died); the communicator was aborted");
     }
     abort_comm(str_cat(op, ": ", result.detail));
@@ -344,7 +372,8 @@ class NcclCommunicator final : public Communicator {
       fail(ErrorCode::kUnavailable, op, " in group '", options_.name, "' failed at rank ", rank_,
            " (a peer died or the network failed): NCCL ", result.detail);
     fail(ErrorCode::kInternal, op, " in group '", options_.name, "' failed at rank ", rank_,
-         " on its CUDA stream: ", result.detail);
+         ": the compute stream of cuda:", options_.device,
+         " reported an error (from a collective or an op queued there): ", result.detail);
   }
 
   // ncclCommAbort stops the kernels still waiting on peers and frees the communicator.
@@ -361,9 +390,10 @@ class NcclCommunicator final : public Communicator {
   ncclComm_t comm_;
   int rank_ = 0;
   int size_ = 0;
-  std::unique_ptr<cuda::CudaStream> stream_;
+  cudaStream_t stream_ = nullptr;  // cuda::compute_stream(device): not owned
   Tensor barrier_scratch_;
   std::string broken_;
+  const char* last_issued_ = "none";  // named in timeout errors: which collective was waited on
   int splits_ = 0;
   std::atomic<uint64_t> bytes_sent_{0};
 };

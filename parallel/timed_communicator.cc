@@ -12,6 +12,7 @@ const char* collective_name(Collective c) {
     case Collective::kBroadcast: return "broadcast";
     case Collective::kAllToAllV: return "all_to_all_v";
     case Collective::kBarrier: return "barrier";
+    case Collective::kSynchronize: return "synchronize";
     case Collective::kCount: break;
   }
   return "?";
@@ -79,6 +80,9 @@ Tensor TimedCommunicator::all_to_all_v(const Tensor& input, const std::vector<in
 }
 void TimedCommunicator::barrier() {
   timed(Collective::kBarrier, [&] { inner_->barrier(); });
+}
+void TimedCommunicator::synchronize() {
+  timed(Collective::kSynchronize, [&] { inner_->synchronize(); });
 }
 
 std::unique_ptr<Communicator> TimedCommunicator::split(int color, int key) {

@@ -12,7 +12,18 @@
 
 namespace mlaserve::parallel {
 
-enum class Collective { kAllReduceSum, kAllGather, kBroadcast, kAllToAllV, kBarrier, kCount };
+// kSynchronize is the wait for a stream-ordered backend's collectives (NCCL): there the other
+// rows time only the enqueue, and the device time of the collectives (and of the ops queued
+// between them on the compute stream) shows up in the synchronize row.
+enum class Collective {
+  kAllReduceSum,
+  kAllGather,
+  kBroadcast,
+  kAllToAllV,
+  kBarrier,
+  kSynchronize,
+  kCount
+};
 const char* collective_name(Collective c);
 
 struct CollectiveStats {
@@ -48,6 +59,7 @@ class TimedCommunicator final : public Communicator {
   Tensor all_to_all_v(const Tensor& input, const std::vector<int64_t>& send_counts,
                       const std::vector<int64_t>& recv_counts) override;
   void barrier() override;
+  void synchronize() override;
   // The sub-group is timed too, with its own (separate) stats.
   std::unique_ptr<Communicator> split(int color, int key) override;
   uint64_t bytes_sent() const override { return inner_->bytes_sent(); }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "launcher/commands/engine_flags.h"
+#include "launcher/commands/parallel_flags.h"
 #include "parallel/timed_communicator.h"
 #include "runtime/engine/step_executor.h"
 
@@ -63,7 +64,9 @@ DType bench_throughput_dtype(const ThroughputFlags& flags);
 // Prints the figures on stdout.
 int run_bench_throughput_job(const ThroughputFlags& flags, const DeepseekV2Model& model,
                              StepExecutor& executor);
-// One process, or `tp` workers through the launcher (rank 0 prints the figures).
-int run_bench_throughput(const ThroughputFlags& flags, int tp, int ep, double timeout_s);
+// One process, or `tp` workers through the launcher (rank 0 prints the figures), on `device`
+// (--device: cpu or cuda).
+int run_bench_throughput(const ThroughputFlags& flags, const ParallelFlags& parallel,
+                         const std::string& device);
 
 }  // namespace mlaserve

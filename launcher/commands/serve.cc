@@ -15,6 +15,7 @@
 
 #include "CLI/CLI.hpp"
 #include "launcher/commands/commands.h"
+#include "launcher/commands/device_flag.h"
 #include "launcher/commands/serve_job.h"
 #include "launcher/local_launch.h"
 #include "launcher/process_supervisor.h"
@@ -22,6 +23,7 @@
 #include "launcher/rank_model.h"
 #include "launcher/serve_launch.h"
 #include "launcher/shutdown_signal.h"
+#include "launcher/worker_device.h"
 #include "parallel/world.h"
 #include "rpc/auth_token.h"
 #include "rpc/coordinator.h"
@@ -240,15 +242,14 @@ int serve_other_node(const ServeFlags& f, const ServeLayout& layout, ServeWorker
 
 int run_serve(const ServeFlags& f) {
   // Everything the user can get wrong is reported before a port is opened or a worker spawned.
-  ServeLayout layout{f.tp, f.ep, f.replicas, f.nnodes, f.node_rank, f.device == "cuda"};
-  MLA_ENSURE(f.device == "cpu" || f.device == "cuda", kInvalidArgument,
-             "--device must be cpu or cuda, got ", f.device);
-  // The workers would each get their GPU (serve_launch.h), but the model's forward pass has no
-  // CUDA implementation yet: refuse rather than compute on the CPU behind the user's back.
-  MLA_ENSURE(f.device == "cpu", kUnimplemented,
-             "--device cuda: the model's forward pass runs on CPU only in this version "
-             "(docs/cuda.md); use --device cpu");
+  const DeviceType device = parse_device_flag(f.device);
+  ServeLayout layout{f.tp, f.ep, f.replicas, f.nnodes, f.node_rank, device == DeviceType::kCUDA};
   check_serve_layout(layout);
+  // One GPU per worker of this node (serve_launch.h), all visible here.
+  const int per_node = f.replicas * f.tp / f.nnodes;
+  check_gpus_visible(device, per_node,
+                     str_cat("--replicas ", f.replicas, " x --tp ", f.tp,
+                             f.nnodes > 1 ? str_cat(" over --nnodes ", f.nnodes) : ""));
   MLA_ENSURE(f.node_rank == 0 || !f.coordinator.empty(), kInvalidArgument,
              "--node-rank ", f.node_rank, " needs --coordinator HOST:PORT (node 0's cluster address)");
   // A replica split over nodes has peers that cannot reach this node's loopback.
@@ -317,8 +318,7 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--host", f->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", f->port, "Port to listen on (0: a free one, printed at start)")
       ->capture_default_str();
-  cmd->add_option("--device", f->device, "cpu, or cuda: one GPU per worker")
-      ->capture_default_str();
+  add_device_option(*cmd, f->device);
   cmd->add_option("--nnodes", f->nnodes, "Nodes the workers are spread over")
       ->capture_default_str();
   cmd->add_option("--node-rank", f->node_rank, "This node (0 hosts the coordinator)")

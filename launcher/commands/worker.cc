@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "launcher/commands/bench_job.h"
 #include "launcher/commands/commands.h"
+#include "launcher/commands/device_flag.h"
 #include "launcher/commands/generate_job.h"
 #include "launcher/decode_step_report.h"
 #include "launcher/rank_model.h"
@@ -55,7 +56,7 @@ int follow(const DeepseekV2Model& model, WorkerSession& s, const FollowerStepObs
 int run_worker_generate(const WorkerFlags& wf, const GenerateFlags& gf) {
   const DType dtype = generate_job_dtype(gf);
   WorkerSession s = join_world(wf);
-  auto model = load_model_for_rank(gf.model, dtype, s.world, *s.tp_group);
+  auto model = load_model_for_rank(gf.model, dtype, s.world, *s.tp_group, s.device);
   if (!s.world.is_leader()) return follow(*model, s, {});
   LeaderStepExecutor leader(*model, *s.control);
   uint64_t checksum = 0;
@@ -67,7 +68,7 @@ int run_worker_generate(const WorkerFlags& wf, const GenerateFlags& gf) {
 int run_worker_bench_decode(const WorkerFlags& wf, const BenchFlags& bf) {
   const DType dtype = bench_dtype(bf);
   WorkerSession s = join_world(wf);
-  auto model = load_model_for_rank(bf.model, dtype, s.world, *s.tp_group);
+  auto model = load_model_for_rank(bf.model, dtype, s.world, *s.tp_group, s.device);
   if (s.world.is_leader()) {
     LeaderStepExecutor leader(*model, *s.control);
     const BenchGroups groups{s.tp_group.get(), s.control.get(), s.world.rank(), s.world.tp()};
@@ -92,7 +93,7 @@ int run_worker_bench_decode(const WorkerFlags& wf, const BenchFlags& bf) {
 int run_worker_bench_throughput(const WorkerFlags& wf, const ThroughputFlags& tf) {
   const DType dtype = bench_throughput_dtype(tf);
   WorkerSession s = join_world(wf);
-  auto model = load_model_for_rank(tf.model, dtype, s.world, *s.tp_group);
+  auto model = load_model_for_rank(tf.model, dtype, s.world, *s.tp_group, s.device);
   if (!s.world.is_leader()) return follow(*model, s, {});
   LeaderStepExecutor leader(*model, *s.control);
   return lead(leader, [&] { return run_bench_throughput_job(tf, *model, leader); });
@@ -106,6 +107,7 @@ void add_worker_command(CLI::App& app, std::function<int()>& action) {
   CLI::App* cmd = app.add_subcommand(
       "worker", "One rank of a tensor-parallel job (started by the launcher, srun or mpirun)");
   add_worker_options(*cmd, *wf);
+  add_device_option(*cmd, wf->device);
   cmd->require_subcommand(1);
   CLI::App* gen = cmd->add_subcommand("generate", "The generate job (flags as for generate)");
   add_generate_job_options(*gen, *gf);

@@ -11,9 +11,11 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -453,6 +455,62 @@ TEST(LaunchCli, WorkersPlacedBySlurmOrMpirunFindTheirRanksInTheEnvironment) {
                                  " --prompt-ids 5,6,7 --max-new-tokens 6 --json");
   ASSERT_THAT(single.output, HasSubstr("\"tokens\""));
   EXPECT_EQ(r.output, single.output);
+}
+
+// Sets an environment variable for the scope (the CLI runs as a child and inherits it).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// --device cuda where no GPU is visible (CUDA_VISIBLE_DEVICES="" hides every GPU, so this runs the
+// same on a GPU machine): exit 2 naming the device count, before a model is loaded or a worker
+// spawned, with and without --tp. --device bogus is refused naming the flag.
+TEST(LaunchCli, DeviceCudaWithoutAVisibleGpuExits2NamingTheDeviceCount) {
+  const ScopedEnv no_gpu("CUDA_VISIBLE_DEVICES", "");
+  const std::string model = test_data("tiny-lite");
+  const std::vector<std::vector<std::string>> jobs = {
+      {"generate", "--model", model, "--prompt-ids", "1,2"},
+      {"bench", "decode", "--model", model, "--batch", "1", "--new-tokens", "1"},
+      {"bench", "throughput", "--model", model, "--num-prompts", "1"},
+  };
+  for (const auto& job : jobs) {
+    for (const std::vector<std::string>& layout :
+         {std::vector<std::string>{}, std::vector<std::string>{"--tp", "2"}}) {
+      std::vector<std::string> args = job;
+      args.insert(args.end(), layout.begin(), layout.end());
+      args.insert(args.end(), {"--device", "cuda"});
+      const auto r = run_cli(args);
+      EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args[1] << "\n" << r.output;
+      EXPECT_THAT(r.output, HasSubstr("--device cuda: no CUDA device is visible on this machine "
+                                      "(CUDA device count 0"));
+      EXPECT_THAT(r.output, Not(HasSubstr("[launcher]")));
+      args.back() = "bogus";
+      const auto bogus = run_cli(args);
+      EXPECT_EQ(bogus.exit_code, 2) << bogus.output;
+      EXPECT_THAT(bogus.output, HasSubstr("--device"));
+      EXPECT_THAT(bogus.output, HasSubstr("bogus"));
+      EXPECT_THAT(bogus.output, Not(HasSubstr("[launcher]")));
+    }
+  }
+  // A worker placed by a scheduler checks for its GPU before it reaches for the store (nobody
+  // listens on port 1: that would be exit 1).
+  const auto worker = run_cli({"worker", "--rank", "0", "--world-size", "1", "--store",
+                               "127.0.0.1:1", "--device", "cuda", "generate", "--model", model,
+                               "--prompt-ids", "1"});
+  EXPECT_EQ(worker.exit_code, 2) << worker.output;
+  EXPECT_THAT(worker.output, HasSubstr("this worker sees no CUDA device (CUDA device count 0"));
 }
 
 TEST(LaunchCli, AWorkerWithoutRankOrSchedulerVariablesSaysWhatItLacks) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -344,11 +345,24 @@ TEST(ServeCli, BadFlagsExitWithCode2BeforeStarting) {
     EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.needle << "\n" << r.output;
     EXPECT_EQ(r.output.find("[launcher]"), std::string::npos) << "spawned workers:\n" << r.output;
   }
-  // --device cuda is refused until the model runs on CUDA (UNIMPLEMENTED: exit 1).
-  const auto cuda = run_cli({"serve", "--port", "0", "--model", model, "--device", "cuda"});
-  EXPECT_EQ(cuda.exit_code, 1) << cuda.output;
-  EXPECT_NE(cuda.output.find("--device cuda"), std::string::npos) << cuda.output;
-  EXPECT_EQ(cuda.output.find("[launcher]"), std::string::npos) << cuda.output;
+  // --device cuda where no GPU is visible (CUDA_VISIBLE_DEVICES="" hides every GPU, so this runs
+  // the same on a GPU machine): exit 2 naming the device count, before anything starts.
+  {
+    const char* old = std::getenv("CUDA_VISIBLE_DEVICES");
+    const std::string saved = old ? old : "";
+    ::setenv("CUDA_VISIBLE_DEVICES", "", 1);
+    const auto cuda = run_cli({"serve", "--port", "0", "--model", model, "--device", "cuda",
+                               "--replicas", "2"});
+    if (old) ::setenv("CUDA_VISIBLE_DEVICES", saved.c_str(), 1);
+    else ::unsetenv("CUDA_VISIBLE_DEVICES");
+    EXPECT_EQ(cuda.exit_code, 2) << cuda.output;
+    EXPECT_NE(cuda.output.find("--device cuda: no CUDA device is visible on this machine (CUDA "
+                               "device count 0"),
+              std::string::npos)
+        << cuda.output;
+    EXPECT_EQ(cuda.output.find("[launcher]"), std::string::npos) << cuda.output;
+    EXPECT_EQ(cuda.output.find("coordinator on"), std::string::npos) << cuda.output;
+  }
   // A client with no server behind its address: exit 1, the address named.
   const auto r = run_cli({"client", "--addr", "127.0.0.1:1", "--prompt-ids", "5",
                           "--connect-timeout", "0.5"});

@@ -3,6 +3,9 @@
 #include "launcher/serve_launch.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -32,8 +35,27 @@ ServeWorkerArgs args() {
   return a;
 }
 
+// Sets (or with nullptr unsets) CUDA_VISIBLE_DEVICES for the scope: the launcher's own value
+// decides which GPUs its workers get.
+class VisibleDevices {
+ public:
+  explicit VisibleDevices(const char* value) {
+    if (const char* old = std::getenv("CUDA_VISIBLE_DEVICES")) old_ = old;
+    if (value) ::setenv("CUDA_VISIBLE_DEVICES", value, 1);
+    else ::unsetenv("CUDA_VISIBLE_DEVICES");
+  }
+  ~VisibleDevices() {
+    if (old_) ::setenv("CUDA_VISIBLE_DEVICES", old_->c_str(), 1);
+    else ::unsetenv("CUDA_VISIBLE_DEVICES");
+  }
+
+ private:
+  std::optional<std::string> old_;
+};
+
 TEST(ServeLaunch, ReplicasOfTpRanksSplitOverTwoNodes) {
   // 2 replicas x tp 2 over 2 nodes: node 1 runs replica 1's ranks 0 and 1 on GPUs 0 and 1.
+  const VisibleDevices all(nullptr);
   const auto workers = serve_workers({.tp = 2, .ep = 2, .replicas = 2, .nnodes = 2,
                                       .node_rank = 1, .cuda = true},
                                      args());
@@ -53,11 +75,21 @@ TEST(ServeLaunch, ReplicasOfTpRanksSplitOverTwoNodes) {
     EXPECT_EQ(flag(w, "--coordinator"), "10.0.0.1:5000");
     EXPECT_EQ(flag(w, "--model"), "/m");
     EXPECT_EQ(flag(w, "--local-rank"), "0");  // its one visible GPU
+    EXPECT_EQ(flag(w, "--device"), "cuda");
     EXPECT_EQ(env(w, "CUDA_VISIBLE_DEVICES"), std::to_string(i));
     // The job's flags follow the `serve` subcommand of `worker`.
     EXPECT_LT(std::find(w.argv.begin(), w.argv.end(), "serve"),
               std::find(w.argv.begin(), w.argv.end(), "--model"));
   }
+}
+
+TEST(ServeLaunch, WorkersGetTheGpusOfTheLaunchersOwnCudaVisibleDevicesInOrder) {
+  const VisibleDevices some("5,GPU-8f2c,7");
+  const auto workers = serve_workers({.tp = 1, .replicas = 3, .cuda = true}, args());
+  ASSERT_EQ(workers.size(), 3u);
+  EXPECT_EQ(env(workers[0], "CUDA_VISIBLE_DEVICES"), "5");
+  EXPECT_EQ(env(workers[1], "CUDA_VISIBLE_DEVICES"), "GPU-8f2c");
+  EXPECT_EQ(env(workers[2], "CUDA_VISIBLE_DEVICES"), "7");
 }
 
 TEST(ServeLaunch, OneNodeRunsEveryReplicaWithoutGpus) {
@@ -68,6 +100,7 @@ TEST(ServeLaunch, OneNodeRunsEveryReplicaWithoutGpus) {
     EXPECT_EQ(flag(workers[g], "--replica"), std::to_string(g / 2));
     EXPECT_EQ(flag(workers[g], "--rank"), std::to_string(g % 2));
     EXPECT_EQ(flag(workers[g], "--local-rank"), std::to_string(g));
+    EXPECT_EQ(flag(workers[g], "--device"), "cpu");
     EXPECT_EQ(env(workers[g], "CUDA_VISIBLE_DEVICES"),
               env(WorkerProcess{{}, environment_with({})}, "CUDA_VISIBLE_DEVICES"));
   }

@@ -166,6 +166,7 @@ TEST_P(GlooSizes, BarrierHoldsEveryRankUntilTheLastArrives) {
     arrived++;
     c.barrier();
     EXPECT_EQ(arrived.load(), size);
+    c.synchronize();  // Gloo's calls complete on return: nothing outstanding, no peer involved
   }));
 }
 
@@ -261,6 +262,14 @@ TEST(GlooFailure, ARankThatStopsCallingTimesOutAsUnavailableAndStaysBroken) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
     EXPECT_THAT(e.what(), HasSubstr("broken by an earlier failure"));
+  }
+  // synchronize has nothing to wait for, but a broken group still says so.
+  try {
+    c->synchronize();
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_THAT(e.what(), HasSubstr("synchronize in group 'world' at rank 0"));
   }
   rank1_done = true;
   rank1.join();

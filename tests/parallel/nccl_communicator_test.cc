@@ -1,7 +1,8 @@
 // NCCL communicator, ranks as threads of this process (rank r on CUDA device r) meeting through a
 // MemoryStore. Labelled gpu: device tests skip without enough CUDA devices (NCCL refuses two ranks
 // of one communicator on the same GPU, so a world of n needs n devices); the argument checks and
-// the no-device test run everywhere the backend builds.
+// the no-device test run everywhere the backend builds. Collectives are stream-ordered: a test
+// reads a result on the host only after the communicator's synchronize().
 #include "parallel/nccl_communicator.h"
 
 #include <gmock/gmock.h>
@@ -13,10 +14,10 @@
 #include <thread>
 
 #include "kernels/cuda/backend.h"
+#include "kernels/cuda/context.h"
 #include "kernels/cuda/copy.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
-#include "kernels/cuda/stream.h"
 #include "parallel/memory_store.h"
 #include "runtime/core/error.h"
 
@@ -57,7 +58,9 @@ void expect_ok(const std::vector<std::string>& errors) {
   for (size_t r = 0; r < errors.size(); ++r) EXPECT_EQ(errors[r], "") << "rank " << r;
 }
 
-// A device tensor on the calling thread's current device holding `host` (copy completed).
+// A device tensor on the calling thread's current device holding `host`. The copy is queued on
+// the device's compute stream (where the allocation and the collectives are) and waited for, so
+// `host` may go away on return.
 template <typename T>
 Tensor to_device(const std::vector<T>& host, const Shape& shape, DType dtype) {
   cuda::init_cuda_backend();
@@ -65,19 +68,20 @@ Tensor to_device(const std::vector<T>& host, const Shape& shape, DType dtype) {
   MLA_CUDA_CHECK(cudaGetDevice(&device));
   Tensor t = Tensor::empty(shape, dtype, Device::cuda(device));
   if (t.nbytes() == 0) return t;
-  cuda::CudaStream stream;
-  cuda::copy_host_to_device(t.raw_data(), host.data(), t.nbytes(), stream.get());
-  stream.synchronize();  // the communicator's stream does not wait on ours
+  cuda::copy_host_to_device(t.raw_data(), host.data(), t.nbytes(), cuda::compute_stream(device));
+  cuda::synchronize(device);
   return t;
 }
 
+// `t`'s contents. Callers synchronize the communicator first: this copy is stream-ordered after
+// the collectives too, but only synchronize() bounds a wait on a peer by the timeout.
 template <typename T>
 std::vector<T> to_host(const Tensor& t) {
   std::vector<T> host(static_cast<size_t>(t.numel()));
   if (host.empty()) return host;
-  cuda::CudaStream stream;
-  cuda::copy_device_to_host(host.data(), t.raw_data(), t.nbytes(), stream.get());
-  stream.synchronize();
+  const int device = t.device().index;
+  cuda::copy_device_to_host(host.data(), t.raw_data(), t.nbytes(), cuda::compute_stream(device));
+  cuda::synchronize(device);
   return host;
 }
 
@@ -113,6 +117,7 @@ TEST_P(NcclSizes, AllReduceSumMatchesHostSumAndIsIdenticalEverywhere) {
       EXPECT_EQ(c.size(), size);
       Tensor t = to_device(input_of(c.rank(), n), {n}, DType::kF32);
       c.all_reduce_sum(t);
+      c.synchronize();
       results[c.rank()] = to_host<float>(t);
     }));
     std::vector<std::vector<float>> inputs;
@@ -140,6 +145,7 @@ TEST_P(NcclSizes, AllReduceIsBitIdenticalRunAfterRun) {
       Tensor t = to_device(input_of(c.rank(), n), {n}, DType::kF32);
       c.all_reduce_sum(t);
       c.all_reduce_sum(t);  // a second pass over data that is now identical everywhere
+      c.synchronize();
       if (c.rank() == 0) rank0 = to_host<float>(t);
     }));
     runs.push_back(rank0);
@@ -158,6 +164,7 @@ TEST_P(NcclSizes, AllGatherConcatenatesInRankOrder) {
     Tensor all = c.all_gather(to_device(mine, {2, 3}, DType::kI32));
     ASSERT_EQ(all.shape(), (Shape{2 * size, 3}));
     EXPECT_EQ(all.device(), Device::cuda(c.rank()));
+    c.synchronize();
     const std::vector<int32_t> got = to_host<int32_t>(all);
     for (int r = 0; r < size; ++r)
       for (int i = 0; i < 6; ++i) EXPECT_EQ(got[6 * r + i], 100 * r + i);
@@ -170,6 +177,7 @@ TEST_P(NcclSizes, BroadcastCopiesTheRootFromAnyRoot) {
     for (int root = 0; root < size; ++root) {
       Tensor t = to_device(std::vector<float>(5, static_cast<float>(c.rank())), {5}, DType::kF32);
       c.broadcast(t, root);
+      c.synchronize();
       EXPECT_EQ(to_host<float>(t), std::vector<float>(5, static_cast<float>(root)));
     }
   }));
@@ -196,7 +204,24 @@ TEST_P(NcclSizes, AllToAllVRoutesUnevenRowsIncludingEmptyOnes) {
       for (int64_t i = 0; i < rows(s, me); ++i)
         for (int k = 0; k < 2; ++k) expected.push_back(1000.f * s + 100.f * me + 10.f * i + k);
     ASSERT_EQ(out.dim(0), static_cast<int64_t>(expected.size()) / 2);
+    c.synchronize();
     EXPECT_EQ(to_host<float>(out), expected);
+  }));
+}
+
+// An op queued on the compute stream after a collective reads its result with no host wait in
+// between (here a device-to-device copy of the all-reduced tensor), then one synchronize.
+TEST_P(NcclSizes, OpsQueuedAfterACollectiveSeeItsResult) {
+  const int size = GetParam();
+  expect_ok(run_ranks(size, [&](Communicator& c) {
+    const int64_t n = 100003;
+    Tensor t = to_device(std::vector<float>(n, c.rank() + 1.f), {n}, DType::kF32);
+    c.all_reduce_sum(t);
+    Tensor copy = Tensor::empty({n}, DType::kF32, t.device());
+    cuda::copy_device_to_device(copy.raw_data(), t.raw_data(), t.nbytes(),
+                                cuda::compute_stream(t.device().index));
+    c.synchronize();
+    EXPECT_EQ(to_host<float>(copy), std::vector<float>(n, size * (size + 1) / 2.f));
   }));
 }
 
@@ -225,12 +250,14 @@ TEST_P(NcclSizes, SplitFormsSubGroupsByColorOrderedByKey) {
     EXPECT_THAT(sub->name(), HasSubstr("world/split0/color" + std::to_string(r % 2)));
     Tensor t = to_device(std::vector<float>{static_cast<float>(r)}, {1}, DType::kF32);
     sub->all_reduce_sum(t);
+    sub->synchronize();
     float expected = 0;
     for (int q = r % 2; q < size; q += 2) expected += static_cast<float>(q);
     EXPECT_EQ(to_host<float>(t)[0], expected);
     // The parent group still works after the split, in between sub-group calls.
     Tensor w = to_device(std::vector<float>{1.f}, {1}, DType::kF32);
     world.all_reduce_sum(w);
+    world.synchronize();
     EXPECT_EQ(to_host<float>(w)[0], static_cast<float>(size));
     const bool opt_out = size > 1 && r == size - 1;
     auto second = world.split(opt_out ? -1 : 0, r);
@@ -273,17 +300,24 @@ TEST(NcclSingleRank, EveryOperationIsTheIdentity) {
     const std::vector<float> values{1.5f, -2.f, 3.25f, 1e-30f};
     Tensor t = to_device(values, {2, 2}, DType::kF32);
     c.all_reduce_sum(t);
+    c.synchronize();
     EXPECT_EQ(to_host<float>(t), values);
-    EXPECT_EQ(to_host<float>(c.all_gather(t)), values);
+    Tensor gathered = c.all_gather(t);
+    c.synchronize();
+    EXPECT_EQ(to_host<float>(gathered), values);
     c.broadcast(t, 0);
+    c.synchronize();
     EXPECT_EQ(to_host<float>(t), values);
-    EXPECT_EQ(to_host<float>(c.all_to_all_v(t, {2}, {2})), values);
+    Tensor exchanged = c.all_to_all_v(t, {2}, {2});
+    c.synchronize();
+    EXPECT_EQ(to_host<float>(exchanged), values);
     // Empty tensors are accepted and move nothing.
     Tensor empty = to_device(std::vector<float>{}, {0, 2}, DType::kF32);
     c.all_reduce_sum(empty);
     EXPECT_EQ(c.all_gather(empty).shape(), (Shape{0, 2}));
     EXPECT_EQ(c.all_to_all_v(empty, {0}, {0}).shape(), (Shape{0, 2}));
     c.barrier();
+    c.synchronize();  // nothing outstanding: returns at once
     EXPECT_EQ(c.bytes_sent(), 0u);
   }));
 }
@@ -309,6 +343,7 @@ TEST(NcclContract, RejectsHostTensorsWrongDtypeAndBadCounts) {
     EXPECT_EQ(code_of([&] { c.broadcast(f, 1); }), ErrorCode::kInvalidArgument);
     // Argument errors do not break the communicator.
     c.all_reduce_sum(f);
+    c.synchronize();
     EXPECT_EQ(to_host<float>(f), (std::vector<float>{1, 2}));
   }));
 }
@@ -344,18 +379,24 @@ TEST(NcclFailure, Rank0sIdThatNeverArrivesIsNamed) {
   }
 }
 
-TEST(NcclFailure, ARankThatStopsCallingTimesOutAndStaysBroken) {
+TEST(NcclFailure, ARankThatStopsCallingTimesOutInSynchronizeAndStaysBroken) {
   if (cuda::cuda_device_count() < 2) GTEST_SKIP() << "needs 2 CUDA devices";
   NcclOptions options;
   options.timeout = 1000ms;
   auto store = std::make_shared<MemoryStore>();
   std::atomic<bool> rank0_done{false};
   std::string error1;
+  const std::vector<float> ones(4, 1.f);
   std::thread rank1([&] {
     try {
+      cuda::set_cuda_device(1);
       auto c = connect_nccl(store, 1, 2, options_for(1, options));
-      // Joins, then never enters the collective; stays alive until rank 0 has given up. Its
+      // One all-reduce together (NCCL may connect its peers on first use, inside the enqueue),
+      // then it never enters the next one; it stays alive until rank 0 has given up. Its
       // destructor then finds the peer gone and aborts within its timeout.
+      Tensor t = to_device(ones, {4}, DType::kF32);
+      c->all_reduce_sum(t);
+      c->synchronize();
       while (!rank0_done) std::this_thread::sleep_for(10ms);
     } catch (const std::exception& e) {
       error1 = e.what();
@@ -363,14 +404,23 @@ TEST(NcclFailure, ARankThatStopsCallingTimesOutAndStaysBroken) {
   });
   cuda::set_cuda_device(0);
   auto c = connect_nccl(store, 0, 2, options_for(0, options));
+  Tensor warm = to_device(ones, {4}, DType::kF32);  // same size: same algorithm, same connections
+  c->all_reduce_sum(warm);
+  c->synchronize();
   Tensor t = to_device(std::vector<float>{1, 2, 3, 4}, {4}, DType::kF32);
   const auto start = std::chrono::steady_clock::now();
+  bool enqueued = false;
   try {
-    c->all_reduce_sum(t);
+    c->all_reduce_sum(t);  // returns once enqueued: the peer is not needed for that
+    enqueued = true;
+    c->synchronize();
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
+    EXPECT_TRUE(enqueued) << "the enqueue itself waited on the peer: " << e.what();
     EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded) << e.what();
-    EXPECT_THAT(e.what(), HasSubstr("all_reduce_sum in group 'world' at rank 0 did not complete"));
+    EXPECT_THAT(e.what(), HasSubstr("synchronize in group 'world' at rank 0 did not complete "
+                                    "within 1000 ms"));
+    EXPECT_THAT(e.what(), HasSubstr("last collective issued: all_reduce_sum"));
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms + 3s);
   try {
@@ -380,9 +430,44 @@ TEST(NcclFailure, ARankThatStopsCallingTimesOutAndStaysBroken) {
     EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
     EXPECT_THAT(e.what(), HasSubstr("broken by an earlier failure"));
   }
+  try {
+    c->synchronize();
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_THAT(e.what(), HasSubstr("synchronize in group 'world' at rank 0"));
+  }
   rank0_done = true;
   rank1.join();
   EXPECT_EQ(error1, "");
+}
+
+TEST(NcclStreamOrder, ACollectiveReturnsOnceEnqueuedAndSynchronizeWaitsForItsPeer) {
+  if (cuda::cuda_device_count() < 2) GTEST_SKIP() << "needs 2 CUDA devices";
+  // Rank 1 enters the second all-reduce 800 ms late. Rank 0's call returns long before that
+  // (no host wait per collective); its synchronize returns only after rank 1 has contributed.
+  const std::vector<float> mine0(256, 1.f), mine1(256, 2.f);
+  expect_ok(run_ranks(2, [&](Communicator& c) {
+    const std::vector<float>& mine = c.rank() == 0 ? mine0 : mine1;
+    Tensor warm = to_device(mine, {256}, DType::kF32);  // connects the peers, same algorithm
+    c.all_reduce_sum(warm);
+    c.synchronize();
+    Tensor t = to_device(mine, {256}, DType::kF32);
+    if (c.rank() == 1) {
+      std::this_thread::sleep_for(800ms);
+      c.all_reduce_sum(t);
+      c.synchronize();
+      return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    c.all_reduce_sum(t);
+    const auto enqueued = std::chrono::steady_clock::now() - t0;
+    c.synchronize();
+    const auto completed = std::chrono::steady_clock::now() - t0;
+    EXPECT_LT(enqueued, 400ms);
+    EXPECT_GT(completed, 500ms);
+    EXPECT_EQ(to_host<float>(t), std::vector<float>(256, 3.f));
+  }));
 }
 
 // These run on every machine the backend builds on, GPU or not.
