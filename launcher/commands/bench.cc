@@ -14,13 +14,20 @@
 #include "kernels/cpu/gemm.h"
 #include "launcher/commands/bench_job.h"
 #include "launcher/commands/commands.h"
+#include "launcher/commands/device_flag.h"
 #include "launcher/commands/parallel_flags.h"
 #include "launcher/decode_step_report.h"
 #include "launcher/local_launch.h"
+#include "launcher/worker_device.h"
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/model/deepseek_v2.h"
+#include "runtime/ops/transfer.h"
 #include "runtime/ops/work_count.h"
+
+#if MLASERVE_WITH_CUDA
+#include "kernels/cuda/probes.h"
+#endif
 
 namespace mlaserve {
 namespace {
@@ -121,11 +128,23 @@ int run_bench_decode_job(const BenchFlags& f, const DeepseekV2Model& model,
   std::printf("threads %d, activations/cache %s, tp %d\n", ThreadPool::global().num_threads(),
               std::string(dtype_name(dtype)).c_str(), groups.tp);
   const bool probes = groups.tp_group == nullptr;
-  const double mem_gbs = probes ? memory_bandwidth_gbs() : 0;
-  const double gflops = probes ? sgemm_gflops() : 0;
-  if (probes)
+  const Device device = model.device();
+  double mem_gbs = 0, gflops = 0;
+  if (probes && device.is_cpu()) {
+    mem_gbs = memory_bandwidth_gbs();
+    gflops = sgemm_gflops();
     std::printf("probe: memory read bandwidth %.1f GB/s, sgemm 1024^3 %.1f GFLOP/s\n", mem_gbs,
                 gflops);
+  } else if (probes) {
+#if MLASERVE_WITH_CUDA
+    // The GPU's own roofline, measured here: HBM read bandwidth over 1 GiB (far beyond L2) and
+    // the cuBLAS bf16 GEMM the linear layers use. Percentages below are of these.
+    mem_gbs = cuda::hbm_read_gbps(device.index, size_t{1} << 30, 10);
+    gflops = 1e3 * cuda::bf16_gemm_tflops(device.index, 4096, 4096, 4096, 10);
+    std::printf("probe: %s HBM read bandwidth %.1f GB/s, cuBLAS bf16 GEMM 4096^3 %.1f TFLOP/s\n",
+                device.name().c_str(), mem_gbs, gflops / 1e3);
+#endif
+  }
   DecodeStepReport report;
   auto snapshot = [](const parallel::TimedCommunicator* g) {
     return g ? g->stats() : parallel::CommunicationStats{};
@@ -133,7 +152,7 @@ int run_bench_decode_job(const BenchFlags& f, const DeepseekV2Model& model,
 
   std::mt19937 rng(1234);
   for (int64_t b : batches) {
-    KvCache cache(c, b * ((f.prompt_len + f.new_tokens + 63) / 64), 64, dtype);
+    KvCache cache(c, b * ((f.prompt_len + f.new_tokens + 63) / 64), 64, dtype, device);
     executor.setup_cache(cache);
     std::vector<std::vector<int32_t>> tables(b);
     std::vector<std::vector<int64_t>> feed(b);
@@ -143,7 +162,9 @@ int run_bench_decode_job(const BenchFlags& f, const DeepseekV2Model& model,
       cache.reserve(tables[i], f.prompt_len + f.new_tokens);
       prefill.sequences.push_back({feed[i], 0, &tables[i]});
     }
-    Tensor logits = executor.forward(prefill, cache);
+    // The greedy feed is picked on the host: to_cpu is the tensor itself on the CPU, and on a
+    // GPU the copy waits for the step (the rows are what a sampler would read back anyway).
+    Tensor logits = ops::to_cpu(executor.forward(prefill, cache));
     double total = 0;
     // Counted by the ops themselves: only what the steps actually computed and read.
     ops::WorkCount work;
@@ -159,7 +180,7 @@ int run_bench_decode_job(const BenchFlags& f, const DeepseekV2Model& model,
       const auto t0 = Clock::now();
       {
         ops::CountWork counting(work);
-        logits = executor.forward(batch, cache);
+        logits = ops::to_cpu(executor.forward(batch, cache));
       }
       const double step_seconds = seconds_since(t0);
       total += step_seconds;
@@ -172,10 +193,13 @@ int run_bench_decode_job(const BenchFlags& f, const DeepseekV2Model& model,
     if (probes)
       std::printf("decode batch %3lld: %8.1f tokens/s, %8.2f ms/step, weights %.1f MB/step, "
                   "effective bandwidth %.1f GB/s (%.0f%% of probe), %.1f GFLOP/s (%.0f%% of "
-                  "sgemm probe)\n",
+                  "GEMM probe)%s\n",
                   static_cast<long long>(b), b * f.new_tokens / total, ms_step,
                   bytes / f.new_tokens / 1e6, gbs, 100 * gbs / mem_gbs, achieved,
-                  100 * achieved / gflops);
+                  100 * achieved / gflops,
+                  // The GPU's grouped expert GEMMs learn their token counts on the device, so
+                  // the host counts everything but the routed experts there.
+                  device.is_cpu() ? "" : " [routed experts not counted on GPU]");
     else
       std::printf("decode batch %3lld: %8.1f tokens/s, %8.2f ms/step, weights %.1f MB/step "
                   "on rank 0, %.1f GB/s, %.1f GFLOP/s\n",
@@ -184,14 +208,14 @@ int run_bench_decode_job(const BenchFlags& f, const DeepseekV2Model& model,
   }
 
   if (!probes) report.print(stdout, c, groups.rank, groups.tp);
-  KvCache cache(c, (f.prefill_len + 63) / 64, 64, dtype);
+  KvCache cache(c, (f.prefill_len + 63) / 64, 64, dtype, device);
   executor.setup_cache(cache);
   std::vector<int32_t> table;
   cache.reserve(table, f.prefill_len);
   ForwardBatch prefill;
   prefill.sequences.push_back({random_tokens(rng, f.prefill_len, c.vocab_size), 0, &table});
   const auto t0 = Clock::now();
-  executor.forward(prefill, cache);
+  ops::to_cpu(executor.forward(prefill, cache));  // on a GPU: waits for the step
   const double secs = seconds_since(t0);
   std::printf("prefill %lld tokens: %.1f tokens/s (%.1f ms)\n",
               static_cast<long long>(f.prefill_len), f.prefill_len / secs, 1e3 * secs);
@@ -200,15 +224,16 @@ int run_bench_decode_job(const BenchFlags& f, const DeepseekV2Model& model,
 
 namespace {
 
-int run_bench_decode(const BenchFlags& f, const ParallelFlags& p) {
+int run_bench_decode(const BenchFlags& f, const ParallelFlags& p, const std::string& device) {
   bench_dtype(f);
   bench_batches(f);
   if (p.single_process()) {
-    auto model = DeepseekV2Model::load(f.model, bench_dtype(f));
+    const Device on = prepare_single_process_device(device);
+    auto model = DeepseekV2Model::load(f.model, bench_dtype(f), {}, on);
     LocalStepExecutor local(*model);
     return run_bench_decode_job(f, *model, local, {});
   }
-  LocalLaunch launch{p.tp, p.ep, p.timeout_s, {"bench", "decode"}};
+  LocalLaunch launch{p.tp, p.ep, p.timeout_s, device, {"bench", "decode"}};
   const std::vector<std::string> args = bench_decode_job_args(f);
   launch.job_args.insert(launch.job_args.end(), args.begin(), args.end());
   return launch_local_workers(f.model, launch);
@@ -231,7 +256,8 @@ void add_bench_decode_options(CLI::App& app, BenchFlags& f) {
 void add_bench_command(CLI::App& app, std::function<int()>& action) {
   auto flags = std::make_shared<BenchFlags>();
   auto parallel = std::make_shared<ParallelFlags>();
-  CLI::App* bench = app.add_subcommand("bench", "Measure CPU throughput");
+  auto device = std::make_shared<std::string>("cpu");
+  CLI::App* bench = app.add_subcommand("bench", "Measure throughput");
   bench->require_subcommand(1);
   CLI::App* cmd =
       bench->add_subcommand("decode", "Decode / prefill throughput of the forward pass");
@@ -239,8 +265,9 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
   add_parallel_options(*cmd, *parallel,
                        "Tensor-parallel ranks: > 1 runs that many worker processes and reports "
                        "compute / communication time and bytes per rank");
-  cmd->callback([flags, parallel, &action] {
-    action = [flags, parallel] { return run_bench_decode(*flags, *parallel); };
+  add_device_option(*cmd, *device);
+  cmd->callback([flags, parallel, device, &action] {
+    action = [flags, parallel, device] { return run_bench_decode(*flags, *parallel, *device); };
   });
 
   auto throughput = std::make_shared<ThroughputFlags>();
@@ -248,9 +275,10 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
       "throughput", "Offline serving throughput of the engine on random prompts (like vLLM's)");
   add_bench_throughput_options(*tput, *throughput);
   add_parallel_options(*tput, *parallel, "Tensor-parallel ranks (worker processes)");
-  tput->callback([throughput, parallel, &action] {
-    action = [throughput, parallel] {
-      return run_bench_throughput(*throughput, parallel->tp, parallel->ep, parallel->timeout_s);
+  add_device_option(*tput, *device);
+  tput->callback([throughput, parallel, device, &action] {
+    action = [throughput, parallel, device] {
+      return run_bench_throughput(*throughput, *parallel, *device);
     };
   });
 }

@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "launcher/commands/bench_job.h"
 #include "launcher/local_launch.h"
+#include "launcher/worker_device.h"
 #include "runtime/core/error.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/engine/cache_budget.h"
@@ -153,7 +154,7 @@ int run_bench_throughput_job(const ThroughputFlags& f, const DeepseekV2Model& mo
   int64_t cache_bytes = 0;
   for (int64_t l = 0; l < engine.cache().num_layers(); ++l)
     cache_bytes += static_cast<int64_t>(engine.cache().layer(l).nbytes());
-  const int64_t slots = config.num_blocks * config.block_size;
+  const int64_t slots = engine.config().num_blocks * config.block_size;
   const int64_t cached = f.input_len + f.output_len - 1;
   const int64_t rounded = (cached + config.block_size - 1) / config.block_size * config.block_size;
   std::printf("kv cache: (kv_lora_rank %lld + rope %lld) x %zu bytes x %lld layers = %lld "
@@ -163,7 +164,7 @@ int run_bench_throughput_job(const ThroughputFlags& f, const DeepseekV2Model& mo
               static_cast<long long>(c.kv_lora_rank), static_cast<long long>(c.qk_rope_head_dim),
               dtype_size(dtype), static_cast<long long>(c.num_hidden_layers),
               static_cast<long long>(formula), static_cast<double>(cache_bytes) / slots,
-              static_cast<long long>(config.num_blocks), cache_bytes / 1048576.0,
+              static_cast<long long>(engine.config().num_blocks), cache_bytes / 1048576.0,
               static_cast<double>(cache_bytes) / slots * rounded / cached,
               static_cast<long long>(rounded), static_cast<long long>(cached),
               static_cast<long long>(peak_blocks));
@@ -171,14 +172,16 @@ int run_bench_throughput_job(const ThroughputFlags& f, const DeepseekV2Model& mo
   return 0;
 }
 
-int run_bench_throughput(const ThroughputFlags& f, int tp, int ep, double timeout_s) {
+int run_bench_throughput(const ThroughputFlags& f, const ParallelFlags& p,
+                         const std::string& device) {
   const DType dtype = bench_throughput_dtype(f);  // bad flags exit 2 before any process starts
-  if (tp == 1 && ep == 1) {
-    auto model = DeepseekV2Model::load(f.model, dtype);
+  if (p.single_process()) {
+    const Device on = prepare_single_process_device(device);
+    auto model = DeepseekV2Model::load(f.model, dtype, {}, on);
     LocalStepExecutor local(*model);
     return run_bench_throughput_job(f, *model, local);
   }
-  LocalLaunch launch{tp, ep, timeout_s, {"bench", "throughput"}};
+  LocalLaunch launch{p.tp, p.ep, p.timeout_s, device, {"bench", "throughput"}};
   const std::vector<std::string> args = bench_throughput_job_args(f);
   launch.job_args.insert(launch.job_args.end(), args.begin(), args.end());
   return launch_local_workers(f.model, launch);

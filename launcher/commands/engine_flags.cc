@@ -24,6 +24,10 @@ void add_engine_options(CLI::App& cmd, EngineFlags& f) {
   cmd.add_option("--block-size", f.block_size, "Tokens per cache block")->capture_default_str();
   cmd.add_flag("--no-prefix-caching", f.no_prefix_caching,
                "Do not share cached prompt blocks between requests");
+  cmd.add_option("--gpu-memory-utilization", f.gpu_memory_utilization,
+                 "With --device cuda: share of each GPU's memory a worker may use for weights, "
+                 "latent cache and workspace (0 < U <= 1); the cache gets what is left")
+      ->capture_default_str();
 }
 
 std::vector<std::string> engine_args(const EngineFlags& f) {
@@ -36,6 +40,10 @@ std::vector<std::string> engine_args(const EngineFlags& f) {
   if (!f.kv_cache_memory.empty()) a.insert(a.end(), {"--kv-cache-memory", f.kv_cache_memory});
   if (f.kv_cache_fraction != 0) a.insert(a.end(), {"--kv-cache-fraction", fraction.str()});
   if (f.no_prefix_caching) a.push_back("--no-prefix-caching");
+  std::ostringstream utilization;
+  utilization.precision(17);
+  utilization << f.gpu_memory_utilization;
+  a.insert(a.end(), {"--gpu-memory-utilization", utilization.str()});
   return a;
 }
 
@@ -46,12 +54,15 @@ GenerateOptions engine_options(const EngineFlags& f, DType cache_dtype) {
              "--max-num-batched-tokens must be >= 1, got ", f.max_num_batched_tokens);
   MLA_ENSURE(f.max_num_seqs >= 1, kInvalidArgument, "--max-num-seqs must be >= 1, got ",
              f.max_num_seqs);
+  MLA_ENSURE(f.gpu_memory_utilization > 0 && f.gpu_memory_utilization <= 1, kInvalidArgument,
+             "--gpu-memory-utilization must be in (0, 1], got ", f.gpu_memory_utilization);
   GenerateOptions o;
   o.cache_dtype = cache_dtype;
   o.block_size = f.block_size;
   o.prefix_caching = !f.no_prefix_caching;
   o.scheduler.max_num_batched_tokens = f.max_num_batched_tokens;
   o.scheduler.max_num_seqs = f.max_num_seqs;
+  o.gpu_memory_utilization = f.gpu_memory_utilization;
   if (!f.kv_cache_memory.empty()) {
     o.kv_cache_bytes = parse_byte_size("--kv-cache-memory", f.kv_cache_memory);
     MLA_ENSURE(o.kv_cache_bytes > 0, kInvalidArgument, "--kv-cache-memory must be positive");

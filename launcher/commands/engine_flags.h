@@ -21,6 +21,7 @@ struct EngineFlags {
   double kv_cache_fraction = 0;  // of MemAvailable, instead of --kv-cache-memory; 0: unset
   int64_t block_size = 64;
   bool no_prefix_caching = false;
+  double gpu_memory_utilization = 0.9;  // --device cuda: share of the GPU for this worker
 };
 
 void add_engine_options(CLI::App& cmd, EngineFlags& flags);

@@ -31,14 +31,20 @@ DType serve_job_dtype(const ServeJobFlags& f) {
   return dtype;
 }
 
-EngineConfig serve_engine_config(const ServeJobFlags& f, const ModelConfig& config) {
+EngineConfig serve_engine_config(const ServeJobFlags& f, const ModelConfig& config,
+                                 Device device) {
   const GenerateOptions o = engine_options(f.engine, serve_job_dtype(f));
   EngineConfig c;
   c.cache_dtype = o.cache_dtype;
   c.block_size = o.block_size;
-  c.num_blocks = blocks_for_budget(config, c.cache_dtype, c.block_size,
-                                   o.kv_cache_bytes > 0 ? o.kv_cache_bytes
-                                                        : kDefaultServeKvCacheBytes);
+  c.gpu_memory_utilization = o.gpu_memory_utilization;
+  // A GPU worker's cache, like vLLM's, takes what --gpu-memory-utilization leaves (num_blocks 0)
+  // unless --kv-cache-memory names a size.
+  const bool fill_gpu = !device.is_cpu() && o.kv_cache_bytes == 0;
+  c.num_blocks = fill_gpu ? 0
+                          : blocks_for_budget(config, c.cache_dtype, c.block_size,
+                                              o.kv_cache_bytes > 0 ? o.kv_cache_bytes
+                                                                   : kDefaultServeKvCacheBytes);
   c.prefix_caching = o.prefix_caching;
   c.scheduler = o.scheduler;
   return c;

@@ -21,8 +21,9 @@ struct ServeJobFlags {
   EngineFlags engine;
 };
 
-// Without --kv-cache-memory / --kv-cache-fraction a replica's latent cache gets this budget
-// (`generate`'s default, enough for its known prompts, has no meaning for a server).
+// Without --kv-cache-memory / --kv-cache-fraction a CPU replica's latent cache gets this budget
+// (`generate`'s default, enough for its known prompts, has no meaning for a server); a GPU
+// replica's takes what --gpu-memory-utilization leaves.
 constexpr int64_t kDefaultServeKvCacheBytes = int64_t{256} << 20;
 
 void add_serve_job_options(CLI::App& cmd, ServeJobFlags& flags);
@@ -31,6 +32,7 @@ std::vector<std::string> serve_job_args(const ServeJobFlags& flags);
 
 // kInvalidArgument naming the flag.
 DType serve_job_dtype(const ServeJobFlags& flags);
-EngineConfig serve_engine_config(const ServeJobFlags& flags, const ModelConfig& config);
+EngineConfig serve_engine_config(const ServeJobFlags& flags, const ModelConfig& config,
+                                 Device device = Device::cpu());
 
 }  // namespace mlaserve

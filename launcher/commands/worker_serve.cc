@@ -32,14 +32,14 @@ int run_worker_serve(const WorkerFlags& wf, const ServeJobFlags& sf, const Repli
   std::signal(SIGINT, SIG_IGN);
   const DType dtype = serve_job_dtype(sf);
   WorkerSession s = join_world(wf);
-  auto model = load_model_for_rank(sf.model, dtype, s.world, *s.tp_group);
+  auto model = load_model_for_rank(sf.model, dtype, s.world, *s.tp_group, s.device);
   if (!s.world.is_leader()) {
     const int64_t steps = run_follower(*model, *s.control, /*root=*/0);
     std::fprintf(stderr, "follower done after %lld forward steps\n",
                  static_cast<long long>(steps));
     return 0;
   }
-  const EngineConfig config = serve_engine_config(sf, model->config());
+  const EngineConfig config = serve_engine_config(sf, model->config(), s.device);
   LeaderStepExecutor executor(*model, *s.control);
   try {
     Engine engine(*model, executor, config);
@@ -47,8 +47,8 @@ int run_worker_serve(const WorkerFlags& wf, const ServeJobFlags& sf, const Repli
     options.coordinator = rf.coordinator;
     options.token = rpc::cluster_token_from_env();  // from `serve`: argv would show it in ps
     options.replica = rf.replica;
-    options.num_blocks = config.num_blocks;
-    options.block_size = config.block_size;
+    options.num_blocks = engine.config().num_blocks;
+    options.block_size = engine.config().block_size;
     options.heartbeat_interval =
         std::chrono::milliseconds(static_cast<int64_t>(rf.heartbeat_s * 1000));
     options.on_heartbeat = [&executor] { executor.keep_alive(); };

@@ -4,6 +4,11 @@
 #include <chrono>
 
 #include "runtime/core/error.h"
+#include "runtime/core/logging.h"
+#include "runtime/engine/cache_budget.h"
+#include "runtime/engine/gpu_memory_plan.h"
+#include "runtime/ops/sampling.h"
+#include "runtime/ops/transfer.h"
 
 namespace mlaserve {
 namespace {
@@ -14,15 +19,89 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+// A step's sampled tokens and requested logprobs, on the host. The sampling ops run on the
+// logits' device over the whole logits tensor and only their results come back (DESIGN
+// "Devices"): the step's only device-to-host copies, plus the logits themselves when a request
+// keeps them (a debugging aid).
+struct StepSamples {
+  Tensor tokens;                    // [chunks] i32 (rows of chunks that do not sample: unused)
+  std::vector<int64_t> top_index;   // per chunk: its row in `top`, or -1
+  ops::TopLogprobs top;             // [chunks asking for logprobs, max k]
+  Tensor logits;                    // CPU copy, when some request keeps its logits
+};
+
+// Chunks whose sequence has fed its last token sample at output position num_generated(); the
+// others take a greedy row (an argmax whose result is dropped) so one call covers the tensor.
+StepSamples sample_step(const std::vector<ScheduledChunk>& chunks, const Tensor& logits) {
+  StepSamples s;
+  std::vector<ops::SamplingRow> rows(chunks.size());
+  std::vector<int64_t> top_rows;
+  int64_t k = 0;
+  bool keep_logits = false;
+  s.top_index.assign(chunks.size(), -1);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const Sequence& seq = *chunks[i].seq;
+    if (seq.num_pending() > 0) continue;
+    const EngineRequest& r = seq.request;
+    rows[i] = sampling_row(r.sampling, seq.num_generated());
+    if (r.top_logprobs > 0) {
+      s.top_index[i] = static_cast<int64_t>(top_rows.size());
+      top_rows.push_back(static_cast<int64_t>(i));
+      k = std::max(k, r.top_logprobs);
+    }
+    keep_logits = keep_logits || r.keep_logits;
+  }
+  s.tokens = ops::to_cpu(ops::sample_tokens(logits, rows));
+  if (!top_rows.empty()) {
+    const ops::TopLogprobs top = ops::top_logprobs(logits, k, top_rows);
+    s.top = {ops::to_cpu(top.ids), ops::to_cpu(top.logprobs)};
+  }
+  if (keep_logits) s.logits = ops::to_cpu(logits);
+  return s;
+}
+
+// The first k of chunk i's top logprobs (the ops return the largest k asked for in the step; a
+// shorter list is its prefix, both being sorted the same way).
+TopLogprobs top_logprobs_of(const StepSamples& s, size_t i, int64_t k) {
+  const int64_t row = s.top_index[i], width = s.top.ids.dim(1);
+  const int32_t* ids = s.top.ids.data<int32_t>() + row * width;
+  const float* logprobs = s.top.logprobs.data<float>() + row * width;
+  TopLogprobs out;
+  for (int64_t j = 0; j < std::min(k, width); ++j) out.emplace_back(ids[j], logprobs[j]);
+  return out;
+}
+
+// On a GPU the cache is sized (or checked) against --gpu-memory-utilization now that the weights
+// are on the device and what they took is known; the plan is logged, as vLLM logs its KV cache
+// size. CPU configs pass through.
+EngineConfig fit_cache_to_device(const DeepseekV2Model& model, EngineConfig config) {
+  const Device device = model.device();
+  if (device.is_cpu()) return config;
+  const int64_t per_block = kv_bytes_per_token(model.config(), config.cache_dtype) * config.block_size;
+  const ops::DeviceMemory memory = ops::device_memory(device);
+  const GpuMemoryPlan plan = plan_gpu_memory(
+      config.gpu_memory_utilization, memory.free_bytes, memory.total_bytes,
+      gpu_workspace_bytes(model.config(), model.parallel().world.tp(),
+                          config.scheduler.max_num_batched_tokens),
+      config.num_blocks * per_block);
+  config.num_blocks = plan.cache_bytes / per_block;
+  MLA_ENSURE(config.num_blocks >= 1, kResourceExhausted, "no room for one KV cache block of ",
+             per_block, " bytes on ", device.name(), ": ", plan.describe());
+  MLA_LOG(Info) << device.name() << ": " << plan.describe() << " = " << config.num_blocks
+                << " blocks of " << config.block_size << " tokens";
+  return config;
+}
+
 }  // namespace
 
 Engine::Engine(const DeepseekV2Model& model, StepExecutor& executor, const EngineConfig& config)
     : model_(model),
       executor_(executor),
-      config_(config),
-      cache_(model.config(), config.num_blocks, config.block_size, config.cache_dtype),
-      blocks_(config.num_blocks, config.block_size, config.prefix_caching),
-      scheduler_(config.scheduler, blocks_) {}
+      config_(fit_cache_to_device(model, config)),
+      cache_(model.config(), config_.num_blocks, config_.block_size, config_.cache_dtype,
+             model.device()),
+      blocks_(config_.num_blocks, config_.block_size, config_.prefix_caching),
+      scheduler_(config_.scheduler, blocks_) {}
 
 void Engine::validate(const EngineRequest& r) const {
   const ModelConfig& c = model_.config();
@@ -89,15 +168,12 @@ void Engine::finish(Sequence& seq) {
   sequences_.erase(seq.id);  // destroys seq
 }
 
-bool Engine::sample(Sequence& seq, const float* row, RequestOutput& out) {
+bool Engine::accept(Sequence& seq, int64_t token, RequestOutput& out) {
   const ModelConfig& c = model_.config();
   const EngineRequest& r = seq.request;
-  const int64_t token = seq.sampler.sample(row, c.vocab_size);
   seq.tokens.push_back(token);
   ++totals_.generated_tokens;
   out.new_tokens.push_back(token);
-  if (r.top_logprobs > 0) out.top_logprobs.push_back(top_logprobs(row, c.vocab_size, r.top_logprobs));
-  if (r.keep_logits) out.logits.emplace_back(row, row + c.vocab_size);
   const bool stop = (token == c.eos_token_id && !r.ignore_eos) ||
                     std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(), token) !=
                         r.stop_token_ids.end();
@@ -142,14 +218,20 @@ std::vector<RequestOutput> Engine::step() {
   ++totals_.steps;
 
   const int64_t vocab = model_.config().vocab_size;
+  const StepSamples samples = sample_step(plan.chunks, logits);
   std::vector<Sequence*> finished;
   for (size_t i = 0; i < plan.chunks.size(); ++i) {
     Sequence& seq = *plan.chunks[i].seq;
     if (seq.num_pending() > 0) continue;  // a prompt chunk that is not the last: no token yet
+    const EngineRequest& r = seq.request;
     RequestOutput out;
     out.id = seq.id;
-    if (sample(seq, logits.data<float>() + static_cast<int64_t>(i) * vocab, out))
-      finished.push_back(&seq);
+    if (r.top_logprobs > 0) out.top_logprobs.push_back(top_logprobs_of(samples, i, r.top_logprobs));
+    if (r.keep_logits) {
+      const float* row = samples.logits.data<float>() + static_cast<int64_t>(i) * vocab;
+      out.logits.emplace_back(row, row + vocab);
+    }
+    if (accept(seq, samples.tokens.data<int32_t>()[i], out)) finished.push_back(&seq);
     outputs.push_back(std::move(out));
   }
   for (Sequence* seq : finished) finish(*seq);

@@ -20,7 +20,11 @@
 namespace mlaserve {
 
 struct EngineConfig {
-  int64_t num_blocks = 0;  // latent-cache blocks (the KV budget, see cache_budget.h)
+  // Latent-cache blocks (the KV budget, see cache_budget.h). On a GPU the number is checked
+  // against gpu_memory_utilization before anything is allocated, and 0 means "every block that
+  // fits under it" (gpu_memory_plan.h); on the CPU it must be positive.
+  int64_t num_blocks = 0;
+  double gpu_memory_utilization = 0.9;  // share of the GPU for weights + cache + workspace
   int64_t block_size = KvCache::kDefaultBlockSize;
   DType cache_dtype = DType::kF32;
   bool prefix_caching = true;
@@ -69,13 +73,15 @@ class Engine {
 
   EngineStats stats() const;
   const StepTiming& last_step() const { return last_step_; }
+  // The config in force: on a GPU num_blocks is what --gpu-memory-utilization gave.
+  const EngineConfig& config() const { return config_; }
   const KvCache& cache() const { return cache_; }
   const BlockAllocator& allocator() const { return blocks_; }
 
  private:
   void validate(const EngineRequest& r) const;
-  // Samples seq's next token from its logits row; true when that finished the request.
-  bool sample(Sequence& seq, const float* row, RequestOutput& out);
+  // Appends seq's sampled token (to seq and out); true when that finished the request.
+  bool accept(Sequence& seq, int64_t token, RequestOutput& out);
   void finish(Sequence& seq);
 
   const DeepseekV2Model& model_;

@@ -18,6 +18,7 @@ EngineConfig engine_config(const ModelConfig& model, const GenerateOptions& opti
   config.cache_dtype = options.cache_dtype;
   config.prefix_caching = options.prefix_caching;
   config.scheduler = options.scheduler;
+  config.gpu_memory_utilization = options.gpu_memory_utilization;
   if (options.kv_cache_bytes > 0) {
     config.num_blocks = blocks_for_budget(model, options.cache_dtype, options.block_size,
                                           options.kv_cache_bytes);
@@ -49,7 +50,7 @@ GenerationRun generate(const DeepseekV2Model& model, const std::vector<Generatio
   for (size_t i = 0; i < requests.size(); ++i)
     engine.add_request(static_cast<RequestId>(i), engine_request(requests[i]));
   GenerationRun run;
-  run.num_blocks = config.num_blocks;
+  run.num_blocks = engine.config().num_blocks;
   run.results.resize(requests.size());
   while (engine.has_unfinished()) {
     for (RequestOutput& out : engine.step()) {

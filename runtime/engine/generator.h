@@ -42,6 +42,7 @@ struct GenerateOptions {
   int64_t kv_cache_bytes = 0;
   bool prefix_caching = true;
   SchedulerConfig scheduler;
+  double gpu_memory_utilization = 0.9;  // a GPU model's cache is checked against it (engine.h)
 };
 
 struct GenerationRun {
@@ -57,7 +58,7 @@ EngineConfig engine_config(const ModelConfig& model, const GenerateOptions& opti
                            const std::vector<GenerationRequest>& requests);
 EngineRequest engine_request(const GenerationRequest& request);
 
-// Request i gets engine id i (its sampler stream). Requests are validated (kInvalidArgument
+// Request i gets engine id i (sampling ignores ids). Requests are validated (kInvalidArgument
 // naming the request and field) before the executor sees anything.
 GenerationRun generate(const DeepseekV2Model& model, const std::vector<GenerationRequest>& requests,
                        const GenerateOptions& options, StepExecutor& executor);

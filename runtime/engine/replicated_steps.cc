@@ -80,7 +80,8 @@ int64_t run_follower(const DeepseekV2Model& model, parallel::Communicator& contr
         break;
       case StepKind::kSetupCache:
         cache = std::make_unique<KvCache>(model.config(), plan.cache.num_blocks,
-                                          plan.cache.block_size, plan.cache.dtype);
+                                          plan.cache.block_size, plan.cache.dtype,
+                                          model.device());
         break;
       case StepKind::kForward: {
         MLA_ENSURE(cache != nullptr, kFailedPrecondition, "rank ", control.rank(),

@@ -1,8 +1,10 @@
 #include "runtime/model/deepseek_v2.h"
 
 #include "runtime/core/error.h"
+#include "runtime/model/device_weights.h"
 #include "runtime/model/mla.h"
 #include "runtime/model/moe.h"
+#include "runtime/model/rope_options.h"
 #include "runtime/model/step_context.h"
 #include "runtime/ops/elementwise.h"
 #include "runtime/ops/embedding.h"
@@ -10,30 +12,52 @@
 #include "runtime/ops/linear.h"
 #include "runtime/ops/mla_attention.h"
 #include "runtime/ops/rms_norm.h"
+#include "runtime/ops/transfer.h"
 
 namespace mlaserve {
+namespace {
+
+// This rank's weights on `device`. For a GPU the fit check comes first, against the bytes the
+// CPU views (already only this rank's slices) would occupy, so a layout that cannot fit is
+// refused before anything is uploaded.
+ModelWeights load_rank_weights(const Checkpoint& checkpoint, const ModelConfig& config,
+                               const parallel::WorldConfig& world, Device device) {
+  ModelWeights weights = load_weights(checkpoint, config, world);
+  if (device.is_cpu()) return weights;
+  const int64_t need = weight_bytes(weights);
+  const ops::DeviceMemory memory = ops::device_memory(device);
+  MLA_ENSURE(need < memory.free_bytes, kResourceExhausted, world.describe(), ": its weights need ",
+             need, " bytes on ", device.name(), ", which has ", memory.free_bytes, " of ",
+             memory.total_bytes, " bytes free; use more GPUs (--tp / --ep) or a smaller model");
+  return upload_weights(weights, config, device);
+}
+
+}  // namespace
 
 std::unique_ptr<DeepseekV2Model> DeepseekV2Model::load(const std::filesystem::path& dir,
                                                        DType activation_dtype,
-                                                       const ModelParallel& parallel) {
+                                                       const ModelParallel& parallel,
+                                                       Device device) {
   ModelConfig config = load_model_config(dir);
   // Before the checkpoint is even opened: a bad layout must not cost a read of the weights.
   validate_model_parallel(config, parallel);
   return std::make_unique<DeepseekV2Model>(std::move(config), Checkpoint::open(dir),
-                                           activation_dtype, parallel);
+                                           activation_dtype, parallel, device);
 }
 
 DeepseekV2Model::DeepseekV2Model(ModelConfig config, Checkpoint checkpoint, DType activation_dtype,
-                                 const ModelParallel& parallel)
+                                 const ModelParallel& parallel, Device device)
     // Validated again here (load() did so before opening the checkpoint) for direct callers.
     : config_((validate_model_parallel(config, parallel), std::move(config))),
       parallel_(parallel),
       tp_group_(parallel.world.tp() > 1 ? parallel.tp_group : nullptr),
       checkpoint_(std::move(checkpoint)),
-      weights_(load_weights(checkpoint_, config_, parallel_.world)),
-      rope_(ops::make_rope_table(config_, config_.max_position_embeddings)),
+      weights_(load_rank_weights(checkpoint_, config_, parallel_.world, device)),
+      rope_(ops::to_device(
+          ops::make_rope_table(rope_options(config_), config_.max_position_embeddings), device)),
       softmax_scale_(static_cast<float>(config_.softmax_scale())),
-      act_(activation_dtype) {
+      act_(activation_dtype),
+      device_(device) {
   MLA_ENSURE(act_ == DType::kF32 || act_ == DType::kBF16, kInvalidArgument,
              "activation dtype must be float32 or bfloat16, got ", dtype_name(act_));
 }
@@ -67,14 +91,18 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
     batch.block_tables.push_back(seq.block_table);
   }
   const int64_t T = batch.num_tokens();
-  Tensor ids = Tensor::empty({T}, DType::kI64);        // [T]
-  Tensor positions = Tensor::empty({T}, DType::kI64);  // [T]
+  Tensor ids = Tensor::empty({T}, DType::kI64);        // [T] (host)
+  Tensor positions = Tensor::empty({T}, DType::kI64);  // [T] (host)
   for (size_t s = 0; s < in.sequences.size(); ++s)
     for (size_t i = 0; i < in.sequences[s].tokens.size(); ++i) {
       ids.data<int64_t>()[batch.token_start[s] + i] = in.sequences[s].tokens[i];
       positions.data<int64_t>()[batch.token_start[s] + i] = in.sequences[s].start_pos + i;
     }
 
+  // Everything a step needs on the device goes up once, here: ids, positions, block tables.
+  ids = ops::to_device(ids, device_);              // [T]
+  positions = ops::to_device(positions, device_);  // [T]
+  ops::upload_batch(batch, device_);
   const StepContext ctx{c, batch, positions, rope_, act_, softmax_scale_, tp_group_};
   if (trace) *trace = ForwardTrace{};
 
@@ -82,11 +110,11 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
   // rounding each sum to bf16 compounds into flipped expert choices downstream.
   Tensor h = embed(ids);  // [T, hidden]
   const auto norm = [&](const Tensor& w) {
-    Tensor x = Tensor::empty(h.shape(), act_);  // [T, hidden]
+    Tensor x = Tensor::empty(h.shape(), act_, device_);  // [T, hidden]
     ops::rms_norm(h, w, c.rms_norm_eps, x);
     return x;
   };
-  if (trace) trace->residual.push_back(ops::to_dtype(h, DType::kF32));
+  if (trace) trace->residual.push_back(ops::to_cpu(ops::to_dtype(h, DType::kF32)));
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const LayerWeights& layer = weights_.layers[l];
     Tensor x = norm(layer.input_layernorm);                                  // [T, hidden]
@@ -97,7 +125,9 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
                            : dense_mlp_forward(ctx, *layer.mlp, x);          // [T, hidden]
     ops::add_(h, ffn);
     if (trace) {
-      trace->residual.push_back(ops::to_dtype(h, DType::kF32));
+      trace->residual.push_back(ops::to_cpu(ops::to_dtype(h, DType::kF32)));
+      if (routing.ids.defined())
+        routing = {ops::to_cpu(routing.ids), ops::to_cpu(routing.weights)};
       trace->routing.push_back(std::move(routing));
     }
   }
@@ -105,10 +135,14 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
   const bool every_row = static_cast<int64_t>(logit_rows.size()) == T;
   Tensor rows = every_row ? h : ops::gather_rows(h, logit_rows);        // [R, hidden]
   Tensor normed = ops::rms_norm(rows, weights_.norm, c.rms_norm_eps);   // [R, hidden]
-  if (trace) trace->final_norm = ops::to_dtype(normed, DType::kF32);
+  if (trace) trace->final_norm = ops::to_cpu(ops::to_dtype(normed, DType::kF32));
   Tensor logits = ops::linear(normed, weights_.lm_head, DType::kF32);  // [R, vocab rows held]
   if (!tp_group_) return logits;                                        // [R, vocab]
-  return gather_vocab(*tp_group_, logits, c.vocab_size, parallel_.world);  // [R, vocab]
+  logits = gather_vocab(*tp_group_, logits, c.vocab_size, parallel_.world);  // [R, vocab]
+  // The step's one wait on the group, with its deadline: on a GPU the collectives were only
+  // enqueued, and a dead peer must surface here as an error, not as a hang in a later copy.
+  tp_group_->synchronize();
+  return logits;
 }
 
 Tensor DeepseekV2Model::embed(const Tensor& ids) const {

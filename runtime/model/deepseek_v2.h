@@ -43,15 +43,19 @@ class DeepseekV2Model {
   // config.json + safetensors in `dir`. activation_dtype: kF32 or kBF16. `parallel`: this
   // rank's place in the layout; it is validated against the config before any weight is read
   // (kInvalidArgument naming the flag and the numbers), then only this rank's slices are read.
+  // `device`: where the weights live and the forward pass runs; a GPU gets this rank's slices
+  // uploaded once (ops::init_device must have succeeded for it).
   static std::unique_ptr<DeepseekV2Model> load(const std::filesystem::path& dir,
                                                DType activation_dtype = DType::kF32,
-                                               const ModelParallel& parallel = {});
+                                               const ModelParallel& parallel = {},
+                                               Device device = Device::cpu());
   DeepseekV2Model(ModelConfig config, Checkpoint checkpoint, DType activation_dtype,
-                  const ModelParallel& parallel = {});
+                  const ModelParallel& parallel = {}, Device device = Device::cpu());
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   DType activation_dtype() const { return act_; }
+  Device device() const { return device_; }
   const ModelParallel& parallel() const { return parallel_; }
   // Bytes of tensor data this rank viewed or copied from the checkpoint.
   uint64_t checkpoint_bytes_read() const { return checkpoint_.bytes_read(); }
@@ -74,6 +78,7 @@ class DeepseekV2Model {
   ops::RopeTable rope_;
   float softmax_scale_;
   DType act_;
+  Device device_;
 };
 
 }  // namespace mlaserve

@@ -5,11 +5,13 @@
 #include <functional>
 
 #include "runtime/core/error.h"
+#include "runtime/ops/transfer.h"
 
 namespace mlaserve {
 
-KvCache::KvCache(const ModelConfig& config, int64_t num_blocks, int64_t block_size, DType dtype)
-    : num_blocks_(num_blocks), block_size_(block_size), dtype_(dtype) {
+KvCache::KvCache(const ModelConfig& config, int64_t num_blocks, int64_t block_size, DType dtype,
+                 Device device)
+    : num_blocks_(num_blocks), block_size_(block_size), dtype_(dtype), device_(device) {
   MLA_ENSURE(num_blocks > 0 && num_blocks <= INT32_MAX, kInvalidArgument,
              "kv cache: num_blocks must be in [1, 2^31), got ", num_blocks);
   MLA_ENSURE(block_size > 0, kInvalidArgument, "kv cache: block_size must be positive, got ",
@@ -17,7 +19,7 @@ KvCache::KvCache(const ModelConfig& config, int64_t num_blocks, int64_t block_si
   MLA_ENSURE(dtype == DType::kF32 || dtype == DType::kBF16, kInvalidArgument,
              "kv cache: dtype must be f32 or bf16, got ", dtype_name(dtype));
   for (int64_t i = 0; i < config.num_hidden_layers; ++i)
-    layers_.push_back(Tensor::zeros({num_blocks, block_size, config.latent_dim()}, dtype));
+    layers_.push_back(ops::zeros({num_blocks, block_size, config.latent_dim()}, dtype, device));
   free_.resize(num_blocks);
   for (int64_t b = 0; b < num_blocks; ++b) free_[b] = static_cast<int32_t>(num_blocks - 1 - b);
 }
@@ -32,7 +34,8 @@ uint64_t KvCache::checksum() const {
   // FNV-1a over 8-byte words (then the tail bytes): fast enough for a check at shutdown.
   uint64_t h = 0xcbf29ce484222325ull;
   const auto mix = [&h](uint64_t word) { h = (h ^ word) * 0x100000001b3ull; };
-  for (const Tensor& t : layers_) {
+  for (const Tensor& layer : layers_) {
+    const Tensor t = ops::to_cpu(layer);
     const auto* bytes = static_cast<const unsigned char*>(t.raw_data());
     const size_t n = t.nbytes();
     size_t i = 0;

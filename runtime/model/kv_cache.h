@@ -17,9 +17,9 @@ class KvCache {
  public:
   static constexpr int64_t kDefaultBlockSize = 64;
 
-  // dtype: kF32 (exactness tests) or kBF16.
+  // dtype: kF32 (exactness tests) or kBF16. `device`: where the layers live (the model's).
   KvCache(const ModelConfig& config, int64_t num_blocks, int64_t block_size = kDefaultBlockSize,
-          DType dtype = DType::kF32);
+          DType dtype = DType::kF32, Device device = Device::cpu());
 
   // Blocks needed for `num_tokens` positions.
   int64_t blocks_for(int64_t num_tokens) const { return (num_tokens + block_size_ - 1) / block_size_; }
@@ -30,8 +30,10 @@ class KvCache {
   int64_t block_size() const { return block_size_; }
   int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
   DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
   // A 64-bit digest of every layer's bytes (used and unused blocks alike): TP ranks that mirrored
-  // the same step plans hold identical caches, so their checksums must agree.
+  // the same step plans hold identical caches, so their checksums must agree. A GPU cache is
+  // copied to the host for it (a check at shutdown, not a per-step cost).
   uint64_t checksum() const;
 
   // Appends blocks to `table` until it covers `num_tokens` positions; kResourceExhausted (and
@@ -44,6 +46,7 @@ class KvCache {
   int64_t num_blocks_;
   int64_t block_size_;
   DType dtype_;
+  Device device_;
   std::vector<Tensor> layers_;
   std::vector<int32_t> free_;  // kept sorted descending: back() is the lowest free block
 };

@@ -4,6 +4,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/ops/elementwise.h"
+#include "runtime/ops/transfer.h"
 
 namespace mlaserve {
 namespace {
@@ -70,11 +71,11 @@ Tensor gather_vocab(parallel::Communicator& tp_group, const Tensor& local_logits
   // all_gather needs one shape on every rank: the last rank pads its short block with zeros.
   Tensor local = local_logits;                                      // [R, block]
   if (local_logits.dim(1) != block) {
-    local = Tensor::zeros({R, block}, DType::kF32);                 // [R, block]
+    local = ops::zeros({R, block}, DType::kF32, local_logits.device());  // [R, block]
     ops::copy_(local.slice(1, 0, local_logits.dim(1)), local_logits);
   }
   Tensor blocks = tp_group.all_gather(local);                       // [tp * R, block], rank-major
-  Tensor logits = Tensor::empty({R, vocab_size}, DType::kF32);      // [R, vocab]
+  Tensor logits = Tensor::empty({R, vocab_size}, DType::kF32, local_logits.device());  // [R, vocab]
   for (int64_t r = 0; r < tp; ++r) {
     const int64_t begin = r * block, end = std::min(vocab_size, begin + block);
     Tensor block = blocks.slice(0, r * R, (r + 1) * R).slice(1, 0, end - begin);  // [R, n]

@@ -80,10 +80,31 @@ void init_device(Device device) {
              count == 1 ? " CUDA device" : " CUDA devices",
              " (CUDA_VISIBLE_DEVICES and the driver decide which are visible)");
   cuda::init_cuda_backend();
+  // Kernels launch on the calling thread's current device: a worker drives one GPU, so it
+  // becomes current here, once, before any op runs.
+  cuda::set_cuda_device(device.index);
   cuda::compute_stream(device.index);
 #else
   detail::no_cuda_backend("init_device");
 #endif
+}
+
+DeviceMemory device_memory(Device device) {
+  MLA_ENSURE(!device.is_cpu(), kInvalidArgument, "device_memory: ", device.name(),
+             " is not a GPU");
+  DeviceMemory m;
+  MLA_CUDA_OP("device_memory", {
+    int previous = 0;
+    MLA_CUDA_CHECK(cudaGetDevice(&previous));
+    MLA_CUDA_CHECK(cudaSetDevice(device.index));
+    size_t free_bytes = 0, total_bytes = 0;
+    const cudaError_t status = cudaMemGetInfo(&free_bytes, &total_bytes);
+    cudaSetDevice(previous);
+    MLA_CUDA_CHECK(status);
+    m.free_bytes = static_cast<int64_t>(free_bytes);
+    m.total_bytes = static_cast<int64_t>(total_bytes);
+  });
+  return m;
 }
 
 void synchronize(Device device) {

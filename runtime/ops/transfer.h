@@ -19,9 +19,16 @@ void zero_(const Tensor& t);
 // Usable CUDA devices: 0 in a build without the CUDA backend, and on machines without a driver
 // or device. Never throws.
 int cuda_device_count();
-// Prepares `device` for tensors (registers the CUDA allocator); kUnavailable naming the device
-// and the count when it does not exist, kUnimplemented in a build without CUDA. CPU: no-op.
+// Prepares `device` for tensors (registers the CUDA allocator) and makes it the calling thread's
+// current device (kernels launch there: one thread drives one GPU); kUnavailable naming the
+// device and the count when it does not exist, kUnimplemented in a build without CUDA. CPU: no-op.
 void init_device(Device device);
+// Memory of a GPU as the driver reports it now (cudaMemGetInfo); kInvalidArgument for the CPU.
+struct DeviceMemory {
+  int64_t free_bytes = 0;
+  int64_t total_bytes = 0;
+};
+DeviceMemory device_memory(Device device);
 // Waits for every op queued on `device` (no-op on the CPU). Throws what a kernel failed with.
 void synchronize(Device device);
 

@@ -1,12 +1,16 @@
-// The CPU forward pass against DeepSeek's reference outputs (tests/data/REFERENCE.md), for every
+// The forward pass against DeepSeek's reference outputs (tests/data/REFERENCE.md), for every
 // case of every reference checkpoint: prefill rows, teacher-forced decode through the latent
 // cache, free-running greedy tokens, batches, routing and the residual stream per layer.
+// Written once for every device: this file builds deepseek_v2_test (CPU) and, with
+// MLASERVE_REFERENCE_ON_CUDA, deepseek_v2_cuda_test (label gpu: the model, its cache and every op
+// on CUDA device 0, held to the same bounds; skipped without a device).
 #include "runtime/model/deepseek_v2.h"
 
 #include <cstdio>
 #include <set>
 
 #include "runtime/core/error.h"
+#include "runtime/ops/transfer.h"
 
 #include <gtest/gtest.h>
 
@@ -22,16 +26,28 @@ using refcases::Session;
 
 constexpr double kF32Tolerance = 1e-4;
 
+#if MLASERVE_REFERENCE_ON_CUDA
+const Device kDevice = Device::cuda(0);
+#else
+const Device kDevice = Device::cpu();
+#endif
+
 class DeepseekV2Reference : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (!kDevice.is_cpu()) {
+      if (ops::cuda_device_count() == 0)
+        GTEST_SKIP() << "no CUDA device (cuda_device_count() = 0): the reference cases run on "
+                        "CUDA only where a GPU is visible (scripts/gpu-check.sh)";
+      ops::init_device(kDevice);
+    }
     dir_ = refcases::model_dir(GetParam());
     cases_ = read_json(dir_ + "/cases.json");
-    model_ = DeepseekV2Model::load(dir_, DType::kF32);
+    model_ = DeepseekV2Model::load(dir_, DType::kF32, {}, kDevice);
     vocab_ = model_->config().vocab_size;
   }
   KvCache make_cache(int64_t block_size = 16, DType dtype = DType::kF32) const {
-    return KvCache(model_->config(), 64, block_size, dtype);
+    return KvCache(model_->config(), 64, block_size, dtype, kDevice);
   }
   std::vector<int64_t> prompt(const nlohmann::json& c) const {
     return c["prompt"].get<std::vector<int64_t>>();
@@ -144,7 +160,7 @@ TEST_P(DeepseekV2Reference, RaggedBatchEqualsSingleRuns) {
         cache.reserve(tables[r], pos[r] + static_cast<int64_t>(feed[r].size()));
         batch.sequences.push_back({feed[r], pos[r], &tables[r]});
       }
-      Tensor logits = model_->forward(batch, cache);  // [n, vocab]
+      Tensor logits = ops::to_cpu(model_->forward(batch, cache));  // [n, vocab]
       ASSERT_EQ(logits.dim(0), static_cast<int64_t>(n));
       for (size_t r = 0; r < n; ++r) {
         const auto& row = bc["rows"][r];
@@ -210,8 +226,8 @@ TEST_P(DeepseekV2Reference, ResidualStreamAndRoutingMatchDebugTrace) {
 }
 
 TEST_P(DeepseekV2Reference, Bf16ActivationsAndCacheStayClose) {
-  auto bf16_model = DeepseekV2Model::load(dir_, DType::kBF16);
-  KvCache cache(bf16_model->config(), 64, 16, DType::kBF16);
+  auto bf16_model = DeepseekV2Model::load(dir_, DType::kBF16, {}, kDevice);
+  KvCache cache(bf16_model->config(), 64, 16, DType::kBF16, kDevice);
   for (const auto& c : cases_["cases"]) {
     Session session(*bf16_model, cache);
     const auto greedy = c["greedy_tokens"].get<std::vector<int64_t>>();

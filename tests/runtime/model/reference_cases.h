@@ -11,6 +11,7 @@
 #include "runtime/core/tensor.h"
 #include "runtime/model/deepseek_v2.h"
 #include "runtime/model/kv_cache.h"
+#include "runtime/ops/transfer.h"
 
 namespace mlaserve::refcases {
 
@@ -50,13 +51,14 @@ class Session {
   Session(const DeepseekV2Model& model, KvCache& cache) : model_(model), cache_(cache) {}
   ~Session() { cache_.release(table_); }
 
-  // Feeds `tokens` after what is cached; returns logits [rows, vocab] (every row, or the last).
+  // Feeds `tokens` after what is cached; returns logits [rows, vocab] (every row, or the last),
+  // on the CPU whatever the model's device.
   Tensor feed(const std::vector<int64_t>& tokens, bool all_logits = false) {
     cache_.reserve(table_, pos_ + static_cast<int64_t>(tokens.size()));
     ForwardBatch batch;
     batch.sequences.push_back({tokens, pos_, &table_});
     batch.all_logits = all_logits;
-    Tensor logits = model_.forward(batch, cache_);
+    Tensor logits = ops::to_cpu(model_.forward(batch, cache_));  // read on the host
     pos_ += static_cast<int64_t>(tokens.size());
     return logits;
   }
