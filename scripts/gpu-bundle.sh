@@ -2,7 +2,9 @@
 # Builds what scripts/gpu-check.sh runs, for one GPU architecture, on this (GPU-less) build
 # machine, and gathers it into a small folder that can travel to a GPU machine lacking the build
 # dependencies (gRPC, Gloo, OpenBLAS, ...): the binaries, stripped, and every shared library
-# they load that is neither glibc's nor CUDA's. Then, there: bash scripts/gpu-check.sh --prebuilt DIR
+# they load that is neither glibc's nor CUDA's, packed as DIR.tar.xz (~14 MB; the folder itself is
+# ~80 MB, over what a device run carries). Then, there:
+#   bash scripts/gpu-check.sh --prebuilt DIR.tar.xz
 #
 #   bash scripts/gpu-bundle.sh [ARCH] [DIR]      ARCH default 90 (H100/H200), DIR default .gpu-bundle
 set -euo pipefail
@@ -32,4 +34,5 @@ echo "$arch" >"$dest/ARCH"
 git rev-parse --short HEAD >"$dest/COMMIT"
 pwd >"$dest/SOURCE_DIR"
 echo "$(cd "$build" && pwd)/mlaserve" >"$dest/BINARY"
-du -sh "$dest"
+tar -cJf "$dest.tar.xz" -C "$(dirname "$dest")" "$(basename "$dest")"
+du -sh "$dest" "$dest.tar.xz"

@@ -11,8 +11,8 @@
 #   5. one summary table (also written to $GPU_CHECK_OUT/summary.md when that is set).
 #
 #   bash scripts/gpu-check.sh                   build here (needs scripts/setup.sh's packages)
-#   bash scripts/gpu-check.sh --prebuilt DIR    use binaries from scripts/gpu-bundle.sh, for GPU
-#                                               machines without the build dependencies
+#   bash scripts/gpu-check.sh --prebuilt DIR[.tar.xz]   use what scripts/gpu-bundle.sh built, on
+#                                               GPU machines without the build dependencies
 # Exit code: 0 when every check passed, 1 when one failed, 2 when there is no GPU to check.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +41,11 @@ record "GPUs" INFO "$ngpus × $(echo "$gpus" | head -1) (sm_$arch), driver $(nvi
 
 # 1. Build (or take the bundle).
 if [ -n "$prebuilt" ]; then
+  case "$prebuilt" in
+    *.tar.xz)  # as gpu-bundle.sh packs it: unpack beside the archive
+      tar -xJf "$prebuilt" -C "$(dirname "$prebuilt")" || { echo "gpu-check: cannot unpack $prebuilt" >&2; exit 1; }
+      prebuilt=${prebuilt%.tar.xz} ;;
+  esac
   prebuilt=$(cd "$prebuilt" && pwd)
   bin=$prebuilt
   # The bundle's own libraries, then CUDA's (cuBLAS, NCCL are not bundled: the toolkit or its
