@@ -1,5 +1,7 @@
 #include "runtime/model/deepseek_v2.h"
 
+#include <algorithm>
+
 #include "runtime/core/error.h"
 #include "runtime/model/device_weights.h"
 #include "runtime/model/mla.h"
@@ -99,10 +101,19 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
       positions.data<int64_t>()[batch.token_start[s] + i] = in.sequences[s].start_pos + i;
     }
 
-  // Everything a step needs on the device goes up once, here: ids, positions, block tables.
+  const bool every_row = static_cast<int64_t>(logit_rows.size()) == T;
+  Tensor logit_index;  // [R] i64: rows of the residual stream that get logits (built valid)
+  if (!every_row) {
+    logit_index = Tensor::empty({static_cast<int64_t>(logit_rows.size())}, DType::kI64);
+    std::copy(logit_rows.begin(), logit_rows.end(), logit_index.data<int64_t>());
+  }
+  // Everything a step needs on the device goes up once, here, while the stream is idle: ids,
+  // positions, the batch with its block tables and the logits' row index. Nothing is copied up
+  // later, behind queued collectives, where a copy from pageable memory may wait for them.
   ids = ops::to_device(ids, device_);              // [T]
   positions = ops::to_device(positions, device_);  // [T]
   ops::upload_batch(batch, device_);
+  if (!every_row) logit_index = ops::to_device(logit_index, device_);  // [R]
   const StepContext ctx{c, batch, positions, rope_, act_, softmax_scale_, tp_group_};
   if (trace) *trace = ForwardTrace{};
 
@@ -132,8 +143,7 @@ Tensor DeepseekV2Model::forward(const ForwardBatch& in, KvCache& cache, ForwardT
     }
   }
 
-  const bool every_row = static_cast<int64_t>(logit_rows.size()) == T;
-  Tensor rows = every_row ? h : ops::gather_rows(h, logit_rows);        // [R, hidden]
+  Tensor rows = every_row ? h : ops::gather_rows_at(h, logit_index);    // [R, hidden]
   Tensor normed = ops::rms_norm(rows, weights_.norm, c.rms_norm_eps);   // [R, hidden]
   if (trace) trace->final_norm = ops::to_cpu(ops::to_dtype(normed, DType::kF32));
   Tensor logits = ops::linear(normed, weights_.lm_head, DType::kF32);  // [R, vocab rows held]

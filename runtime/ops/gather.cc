@@ -71,27 +71,41 @@ ScatterPlan plan_scatter(const std::vector<int64_t>& rows, int64_t y_rows) {
 
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
   constexpr std::string_view kOp = "gather_rows";
+  MLA_ENSURE(x.defined() && x.rank() == 2, kInvalidArgument, "gather_rows: x must be rank 2, got ",
+             x.defined() ? x.describe() : "undefined");
+  check_rows(kOp, rows, x.dim(0));
+  return gather_rows_at(x, to_device(host_tensor(rows, DType::kI64), x.device()));
+}
+
+Tensor gather_rows_at(const Tensor& x, const Tensor& rows) {
+  constexpr std::string_view kOp = "gather_rows";
   MLA_ENSURE(x.defined() && x.rank() == 2 && x.strides()[1] == 1, kInvalidArgument,
              "gather_rows: x must be a rank-2 tensor with unit last stride, got ",
              x.defined() ? x.describe() : "undefined");
-  check_rows(kOp, rows, x.dim(0));
-  const int64_t n = x.dim(1), m = static_cast<int64_t>(rows.size());
+  MLA_ENSURE(rows.defined() && rows.rank() == 1 && rows.is_contiguous() &&
+                 rows.dtype() == DType::kI64,
+             kInvalidArgument, "gather_rows: rows must be a contiguous [m] i64 tensor, got ",
+             rows.defined() ? rows.describe() : "undefined");
+  detail::common_device(kOp, {{"x", &x}, {"rows", &rows}});
+  const int64_t n = x.dim(1), m = rows.dim(0);
   const size_t es = dtype_size(x.dtype());
   Tensor out = Tensor::empty({m, n}, x.dtype(), x.device());
   if (!x.device().is_cpu()) {
     if (m == 0 || n == 0) return out;
-    MLA_CUDA_OP(kOp, {
-      const Tensor idx = to_device(host_tensor(rows, DType::kI64), x.device());
-      cuda::gather_rows(x.raw_data(), x.dim(0), x.strides()[0], idx.data<int64_t>(), m,
-                        out.raw_data(), n, es, detail::stream_for(x));
-    });
+    MLA_CUDA_OP(kOp, cuda::gather_rows(x.raw_data(), x.dim(0), x.strides()[0],
+                                       rows.data<int64_t>(), m, out.raw_data(), n, es,
+                                       detail::stream_for(x)));
     return out;
   }
+  const int64_t* index = rows.data<int64_t>();
+  for (int64_t i = 0; i < m; ++i)
+    MLA_ENSURE(index[i] >= 0 && index[i] < x.dim(0), kOutOfRange, kOp, ": row ", index[i], " at ",
+               i, " outside [0, ", x.dim(0), ")");
   const size_t row_bytes = static_cast<size_t>(n) * es;
   const auto* src = static_cast<const uint8_t*>(x.raw_data());
   auto* dst = static_cast<uint8_t*>(out.raw_data());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    std::memcpy(dst + i * row_bytes, src + static_cast<size_t>(rows[i] * x.strides()[0]) * es,
+  for (int64_t i = 0; i < m; ++i) {
+    std::memcpy(dst + i * row_bytes, src + static_cast<size_t>(index[i] * x.strides()[0]) * es,
                 row_bytes);
   }
   return out;

@@ -13,6 +13,10 @@ namespace mlaserve::ops {
 // out[i, :] = x[rows[i], :]. x: rank 2, unit last stride, any dtype; out: contiguous, x's dtype,
 // on x's device.
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
+// The same with the indices already on x's device: rows [m] i64, each in [0, x.dim(0)) — the
+// caller validated them on the host before uploading (a GPU cannot check them). Lets a step upload
+// its indices with its other inputs at the start instead of between queued kernels.
+Tensor gather_rows_at(const Tensor& x, const Tensor& rows);
 
 // y[rows[i], :] += weights[i] * src[i, :], in order of i (rows may repeat), one fused
 // multiply-add per term. y: contiguous f32 [T, n]; src: [rows.size(), n] f32 or bf16 (rows may
