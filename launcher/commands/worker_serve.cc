@@ -43,6 +43,7 @@ int run_worker_serve(const WorkerFlags& wf, const ServeJobFlags& sf, const Repli
   LeaderStepExecutor executor(*model, *s.control);
   try {
     Engine engine(*model, executor, config);
+    engine.warm_up();  // before registering: the first request must not pay the first step
     rpc::LeaderOptions options;
     options.coordinator = rf.coordinator;
     options.token = rpc::cluster_token_from_env();  // from `serve`: argv would show it in ps

@@ -103,6 +103,27 @@ Engine::Engine(const DeepseekV2Model& model, StepExecutor& executor, const Engin
       blocks_(config_.num_blocks, config_.block_size, config_.prefix_caching),
       scheduler_(config_.scheduler, blocks_) {}
 
+void Engine::warm_up() {
+  MLA_ENSURE(sequences_.empty() && pending_.empty(), kFailedPrecondition,
+             "warm_up: the engine already has requests");
+  if (!cache_announced_) {
+    executor_.setup_cache(cache_);
+    cache_announced_ = true;
+  }
+  const std::optional<BlockId> block = blocks_.allocate();
+  MLA_INTERNAL_CHECK(block.has_value());  // a fresh engine has every block free
+  const std::vector<int32_t> table = {static_cast<int32_t>(*block)};
+  ForwardBatch batch;
+  batch.sequences.push_back({{model_.config().vocab_size - 1}, 0, &table});
+  const Tensor logits = executor_.forward(batch, cache_);  // [1, vocab]
+  ops::SamplingRow sampled;
+  sampled.temperature = 1;
+  sampled.top_p = 0.9;
+  ops::to_cpu(ops::sample_tokens(logits, {ops::SamplingRow{}}));  // greedy
+  ops::to_cpu(ops::sample_tokens(logits, {sampled}));             // the sorted path
+  blocks_.release(*block);
+}
+
 void Engine::validate(const EngineRequest& r) const {
   const ModelConfig& c = model_.config();
   MLA_ENSURE(!r.prompt.empty(), kInvalidArgument, "prompt is empty");

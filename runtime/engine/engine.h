@@ -67,6 +67,13 @@ class Engine {
   // False when no unfinished request has this id.
   bool abort(RequestId id);
 
+  // One forward of a single token (through the executor, so every rank of the replica runs it)
+  // and the sampling ops on its logits, on a cache block taken and given back at once: pays the
+  // first step's one-time costs (weight pages, thread pool, collectives' connections; on a GPU
+  // kernel loading and cuBLAS / cub workspaces) before the replica reports ready. Leaves no
+  // request, no stats and no cached prefix behind. kFailedPrecondition while requests are unfinished.
+  void warm_up();
+
   // One scheduling + forward step. Outputs for the requests that generated a token or finished.
   std::vector<RequestOutput> step();
   bool has_unfinished() const { return !sequences_.empty() || !pending_.empty(); }

@@ -158,3 +158,40 @@ TEST_F(EngineApi, SeededSamplingDoesNotDependOnTheBatchOrTheRequestId) {
 
 }  // namespace
 }  // namespace mlaserve
+
+namespace mlaserve {
+namespace {
+
+// warm_up runs one forward and leaves nothing behind: no stats, every block free, and the
+// reference case that follows (whose first block is the one the warm-up wrote) is unchanged.
+TEST(EngineWarmUp, LeavesNoTraceAndDoesNotChangeResults) {
+  const std::string dir = refcases::model_dir("tiny-v2");
+  const auto cases = refcases::read_json(dir + "/cases.json")["cases"];
+  auto model = DeepseekV2Model::load(dir, DType::kF32);
+  LocalStepExecutor local(*model);
+  EngineConfig c;
+  c.num_blocks = 16;
+  c.block_size = 16;
+  Engine engine(*model, local, c);
+  engine.warm_up();
+  const EngineStats after = engine.stats();
+  EXPECT_EQ(after.steps, 0u);
+  EXPECT_EQ(after.computed_tokens, 0u);
+  EXPECT_EQ(after.blocks.free, 16);
+  EXPECT_FALSE(engine.has_unfinished());
+
+  EngineRequest r;
+  r.prompt = cases[0]["prompt"].get<std::vector<int64_t>>();
+  r.max_tokens = 16;
+  r.ignore_eos = true;
+  engine.add_request(7, r);
+  EXPECT_THROW(engine.warm_up(), Error) << "warm_up with a request waiting must be refused";
+  std::vector<int64_t> tokens;
+  while (engine.has_unfinished())
+    for (const RequestOutput& out : engine.step())
+      tokens.insert(tokens.end(), out.new_tokens.begin(), out.new_tokens.end());
+  EXPECT_EQ(tokens, cases[0]["greedy_tokens"].get<std::vector<int64_t>>());
+}
+
+}  // namespace
+}  // namespace mlaserve
