@@ -22,22 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Makes `device` current for the scope and restores the caller's device: ranks may be threads of
-// one process, each on its own device, and a call must not move the caller to another device.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    MLA_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) MLA_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceScope() { cudaSetDevice(previous_); }  // no throw from a destructor
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0;
-};
-
 // NCCL's own words for a failure: the code's string plus this thread's last detailed message.
 std::string nccl_detail(ncclResult_t result) {
   const char* last = ncclGetLastError(nullptr);
@@ -124,7 +108,7 @@ class NcclCommunicator final : public Communicator {
   // Takes ownership of `comm`, a communicator whose initialization has completed.
   NcclCommunicator(std::shared_ptr<Store> store, ncclComm_t comm, NcclOptions options)
       : store_(std::move(store)), options_(std::move(options)), comm_(comm) {
-    DeviceScope scope(options_.device);
+    cuda::DeviceScope scope(options_.device);
     try {
       MLA_NCCL_CHECK(ncclCommUserRank(comm_, &rank_));
       MLA_NCCL_CHECK(ncclCommCount(comm_, &size_));
@@ -279,7 +263,7 @@ class NcclCommunicator final : public Communicator {
     const int split_index = splits_++;
     NcclOptions sub = options_;
     sub.name = str_cat(options_.name, "/split", split_index, "/color", color);
-    DeviceScope scope(options_.device);
+    cuda::DeviceScope scope(options_.device);
     // ncclCommSplit exchanges (color, key) itself and orders each new group by (key, parent
     // rank), which is the interface's order; nothing goes through the store. The child handle
     // is written by NCCL's init job when it completes, so it lives on the heap: on a timeout the
@@ -337,7 +321,7 @@ class NcclCommunicator final : public Communicator {
   // throws naming the group, this rank and NCCL's error.
   template <typename Enqueue>
   void run(const char* op, Enqueue&& enqueue) {
-    DeviceScope scope(options_.device);
+    cuda::DeviceScope scope(options_.device);
     const Clock::time_point deadline = Clock::now() + options_.timeout;
     const ncclResult_t r = enqueue();
     if (r != ncclSuccess && r != ncclInProgress) break_now(op, r, nccl_detail(r));
@@ -350,7 +334,7 @@ class NcclCommunicator final : public Communicator {
   // Waits, with the deadline, until the stream has run everything queued so far: the
   // collectives issued on this communicator and the ops queued around them.
   void wait_for_stream(const char* op) {
-    DeviceScope scope(options_.device);
+    cuda::DeviceScope scope(options_.device);
     WaitResult result = wait_until_done(comm_, stream(), Clock::now() + options_.timeout);
     if (!result.ok()) fail_after_wait(op, result);
   }
@@ -437,7 +421,7 @@ std::unique_ptr<Communicator> connect_nccl(std::shared_ptr<Store> store, int ran
   cuda::init_cuda_backend();
   const ncclUniqueId id = exchange_unique_id(*store, rank, options);
 
-  DeviceScope scope(options.device);
+  cuda::DeviceScope scope(options.device);
   ncclConfig_t config = non_blocking_config();
   ncclComm_t comm = nullptr;
   const ncclResult_t r = ncclCommInitRankConfig(&comm, size, id, rank, &config);

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device.h"
 
 namespace mlaserve::cuda {
 namespace {
@@ -18,21 +19,6 @@ struct DeviceContext {
 std::mutex g_mutex;
 std::array<DeviceContext, kMaxDevices> g_contexts;  // never destroyed: live until exit
 
-// Restores the caller's current device on scope exit.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    MLA_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) MLA_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
-
 DeviceContext& context(int device) {
   MLA_ENSURE(device >= 0 && device < kMaxDevices, kUnavailable, "CUDA device ", device,
              " is outside [0, ", kMaxDevices, ")");
@@ -45,7 +31,7 @@ cudaStream_t compute_stream(int device) {
   DeviceContext& c = context(device);
   std::lock_guard<std::mutex> lock(g_mutex);
   if (c.stream == nullptr) {
-    DeviceGuard guard(device);
+    DeviceScope scope(device);
     MLA_CUDA_CHECK(cudaStreamCreateWithFlags(&c.stream, cudaStreamNonBlocking));
     // Keep freed stream-ordered memory in the device's pool instead of returning it to the
     // driver at every synchronization: steps allocate the same activation sizes again and again.
@@ -62,7 +48,7 @@ cublasHandle_t cublas_handle(int device) {
   DeviceContext& c = context(device);
   std::lock_guard<std::mutex> lock(g_mutex);
   if (c.cublas == nullptr) {
-    DeviceGuard guard(device);
+    DeviceScope scope(device);
     MLA_CUBLAS_CHECK(cublasCreate(&c.cublas));
     MLA_CUBLAS_CHECK(cublasSetStream(c.cublas, stream));
     // Pure f32 math for f32 GEMMs: no TF32 unless asked for (f32 mode is the exactness mode).

@@ -18,4 +18,11 @@ int cuda_device_count() {
 
 void set_cuda_device(int index) { MLA_CUDA_CHECK(cudaSetDevice(index)); }
 
+DeviceScope::DeviceScope(int device) {
+  MLA_CUDA_CHECK(cudaGetDevice(&previous_));
+  if (previous_ != device) MLA_CUDA_CHECK(cudaSetDevice(device));
+}
+
+DeviceScope::~DeviceScope() { cudaSetDevice(previous_); }
+
 }  // namespace mlaserve::cuda

@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/stream_buffer.h"
 #include "kernels/cuda/device_math.cuh"
 #include "kernels/cuda/gemm.h"
 
@@ -60,34 +61,6 @@ __global__ void add_halves_kernel(const float* s, int64_t rows, int64_t cols, Y*
       y[r * ldy + c] = from_f32<Y>(s[r * cols + c] + s[(rows + r) * cols + c]);
 }
 
-// Stream-ordered scratch: allocated and freed on the compute stream, so it is reused only after
-// the kernels queued here have read it, and the host never waits.
-class StreamScratch {
- public:
-  StreamScratch(size_t bytes, cudaStream_t stream) : stream_(stream) {
-    if (bytes == 0) return;
-    const cudaError_t status = cudaMallocAsync(&ptr_, bytes, stream);
-    if (status != cudaSuccess) {
-      cudaGetLastError();  // not sticky: keep it from surfacing at the next launch check
-      throw_cuda_error(status, "cudaMallocAsync (linear scratch)", __FILE__, __LINE__);
-    }
-  }
-  ~StreamScratch() {
-    if (ptr_ != nullptr) cudaFreeAsync(ptr_, stream_);
-  }
-  StreamScratch(const StreamScratch&) = delete;
-  StreamScratch& operator=(const StreamScratch&) = delete;
-
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(ptr_);
-  }
-
- private:
-  void* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
-
 template <typename S, typename D>
 void convert_rows(const S* src, int64_t lds, D* dst, int64_t ldd, int64_t rows, int64_t cols,
                   cudaStream_t stream) {
@@ -104,8 +77,8 @@ void linear_split(const LinearArgs& a, cublasHandle_t handle, cudaStream_t strea
   const int64_t bytes_per_row = 2 * (a.k * 2 + a.n * 4);  // hi/lo operand + f32 product rows
   int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>(kSplitScratchBytes) / bytes_per_row);
   chunk = std::min<int64_t>({chunk, a.m, INT_MAX / 2});  // 2·chunk rows must fit cuBLAS's int
-  const StreamScratch operand(static_cast<size_t>(2 * chunk * a.k) * 2, stream);
-  const StreamScratch product(static_cast<size_t>(2 * chunk * a.n) * 4, stream);
+  const StreamBuffer operand(static_cast<size_t>(2 * chunk * a.k) * 2, stream);
+  const StreamBuffer product(static_cast<size_t>(2 * chunk * a.n) * 4, stream);
   const auto* x = static_cast<const float*>(a.x);
   auto* y = static_cast<char*>(a.y);
   const size_t y_size = bytes_of(a.y_bf16);
@@ -129,8 +102,8 @@ void linear_split(const LinearArgs& a, cublasHandle_t handle, cudaStream_t strea
 
 // w f32: a plain f32 GEMM, staging a bf16 x or y through f32 scratch.
 void linear_f32_weights(const LinearArgs& a, cublasHandle_t handle, cudaStream_t stream) {
-  const StreamScratch x32(a.x_bf16 ? static_cast<size_t>(a.m * a.k) * 4 : 0, stream);
-  const StreamScratch y32(a.y_bf16 ? static_cast<size_t>(a.m * a.n) * 4 : 0, stream);
+  const StreamBuffer x32(a.x_bf16 ? static_cast<size_t>(a.m * a.k) * 4 : 0, stream);
+  const StreamBuffer y32(a.y_bf16 ? static_cast<size_t>(a.m * a.n) * 4 : 0, stream);
   const void* x = a.x;
   int64_t ldx = a.ldx;
   if (a.x_bf16) {

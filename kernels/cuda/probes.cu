@@ -8,6 +8,7 @@
 
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/stream_buffer.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/gemm.h"
 
@@ -51,47 +52,12 @@ __global__ void fill_kernel(__nv_bfloat16* p, size_t count, unsigned seed) {
   }
 }
 
-// Makes `device` current for the probe and restores the caller's device afterwards.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    const int count = cuda_device_count();
-    MLA_ENSURE(device >= 0 && device < count, kUnavailable, "probe: no CUDA device ", device,
-               " (", count, " available)");
-    MLA_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) MLA_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceScope() { cudaSetDevice(previous_); }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0;
-};
-
-// Stream-ordered device buffer, freed on the same stream.
-class DeviceBuffer {
- public:
-  DeviceBuffer(size_t bytes, cudaStream_t stream) : stream_(stream) {
-    const cudaError_t status = cudaMallocAsync(&ptr_, bytes, stream);
-    if (status != cudaSuccess) {
-      cudaGetLastError();  // not sticky: keep it from surfacing at a later launch check
-      throw_cuda_error(status, "cudaMallocAsync (probe buffer)", __FILE__, __LINE__);
-    }
-  }
-  ~DeviceBuffer() { cudaFreeAsync(ptr_, stream_); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(ptr_);
-  }
-
- private:
-  void* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
+// The probe's device must exist (kUnavailable naming it otherwise).
+void ensure_device(int device) {
+  const int count = cuda_device_count();
+  MLA_ENSURE(device >= 0 && device < count, kUnavailable, "probe: no CUDA device ", device,
+             " (", count, " available)");
+}
 
 class Event {
  public:
@@ -149,11 +115,12 @@ double hbm_read_gbps(int device, size_t bytes, int iterations) {
   check_iterations(iterations, "hbm_read_gbps");
   MLA_ENSURE(bytes >= (size_t{1} << 20), kInvalidArgument, "hbm_read_gbps: ", bytes,
              " bytes is too small to measure memory bandwidth (need >= 1 MiB; use ~1 GiB)");
+  ensure_device(device);
   const DeviceScope scope(device);
   cudaStream_t stream = compute_stream(device);
   const size_t words = bytes / sizeof(uint4);
-  const DeviceBuffer data(words * sizeof(uint4), stream);
-  const DeviceBuffer sink(sizeof(unsigned), stream);
+  const StreamBuffer data(words * sizeof(uint4), stream);
+  const StreamBuffer sink(sizeof(unsigned), stream);
   // Written once so every page is backed and the reads see real data.
   MLA_CUDA_CHECK(cudaMemsetAsync(data.as<void>(), 0x5a, words * sizeof(uint4), stream));
 
@@ -181,13 +148,14 @@ double bf16_gemm_tflops(int device, int64_t m, int64_t n, int64_t k, int iterati
                           static_cast<double>(m) * static_cast<double>(n);
   MLA_ENSURE(elements * 2 < 0x1p50, kInvalidArgument, "bf16_gemm_tflops: m=", m, " n=", n,
              " k=", k, " needs ", elements * 2, " bytes of operands");
+  ensure_device(device);
   const DeviceScope scope(device);
   cudaStream_t stream = compute_stream(device);
   cublasHandle_t handle = cublas_handle(device);
   const size_t x_count = static_cast<size_t>(m * k), w_count = static_cast<size_t>(n * k);
-  const DeviceBuffer x(x_count * 2, stream);
-  const DeviceBuffer w(w_count * 2, stream);
-  const DeviceBuffer y(static_cast<size_t>(m * n) * 2, stream);
+  const StreamBuffer x(x_count * 2, stream);
+  const StreamBuffer w(w_count * 2, stream);
+  const StreamBuffer y(static_cast<size_t>(m * n) * 2, stream);
   fill(x.as<__nv_bfloat16>(), x_count, 1, stream);
   fill(w.as<__nv_bfloat16>(), w_count, 2, stream);
   const GemmArgs args{x.as<void>(), CUDA_R_16BF, k, w.as<void>(), CUDA_R_16BF, k,

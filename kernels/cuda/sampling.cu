@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/copy.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/stream_buffer.h"
 #include "kernels/cuda/device_math.cuh"
 
 namespace mlaserve::cuda {
@@ -18,37 +19,11 @@ constexpr int kThreads = 256;
 constexpr int64_t kChunk = sampling::kSumChunk;
 constexpr int64_t kMaxInt32 = 0x7fffffff;
 
-// Device memory for one call's temporaries: allocated and freed stream-ordered on `stream`, so
-// the host never waits and the memory is reused only after the kernels queued before the free.
-class DeviceBuffer {
- public:
-  DeviceBuffer(size_t bytes, cudaStream_t stream) : stream_(stream) {
-    if (bytes > 0) MLA_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, stream));
-  }
-  DeviceBuffer(DeviceBuffer&& other) noexcept
-      : ptr_(std::exchange(other.ptr_, nullptr)), stream_(other.stream_) {}
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(DeviceBuffer&&) = delete;
-  // A failed free means the context is already broken; the next checked call reports it.
-  ~DeviceBuffer() {
-    if (ptr_ != nullptr) cudaFreeAsync(ptr_, stream_);
-  }
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(ptr_);
-  }
-
- private:
-  void* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
-
 // A device copy of host values (from pageable memory the copy has left `host` on return).
 template <typename T>
-DeviceBuffer upload(const T* host, int64_t count, cudaStream_t stream) {
+StreamBuffer upload(const T* host, int64_t count, cudaStream_t stream) {
   const size_t bytes = static_cast<size_t>(count) * sizeof(T);
-  DeviceBuffer buffer(bytes, stream);
+  StreamBuffer buffer(bytes, stream);
   if (bytes > 0) copy_host_to_device(buffer.as<void>(), host, bytes, stream);
   return buffer;
 }
@@ -128,7 +103,7 @@ __global__ void segment_offsets_kernel(int64_t n, int64_t vocab, int32_t* offset
 void sort_segments(const float* keys_in, float* keys_out, const int32_t* ids_in, int32_t* ids_out,
                    int64_t n, int64_t vocab, cudaStream_t stream) {
   const int64_t elements = n * vocab;
-  DeviceBuffer offsets((static_cast<size_t>(n) + 1) * sizeof(int32_t), stream);
+  StreamBuffer offsets((static_cast<size_t>(n) + 1) * sizeof(int32_t), stream);
   segment_offsets_kernel<<<grid_for(n + 1), kThreads, 0, stream>>>(n, vocab,
                                                                     offsets.as<int32_t>());
   MLA_CUDA_CHECK(cudaGetLastError());
@@ -137,7 +112,7 @@ void sort_segments(const float* keys_in, float* keys_out, const int32_t* ids_in,
   MLA_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairsDescending(
       nullptr, temp_bytes, keys_in, keys_out, ids_in, ids_out, static_cast<int>(elements),
       static_cast<int>(n), begin, begin + 1, 0, static_cast<int>(sizeof(float) * 8), stream));
-  DeviceBuffer temp(temp_bytes, stream);
+  StreamBuffer temp(temp_bytes, stream);
   MLA_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairsDescending(
       temp.as<void>(), temp_bytes, keys_in, keys_out, ids_in, ids_out, static_cast<int>(elements),
       static_cast<int>(n), begin, begin + 1, 0, static_cast<int>(sizeof(float) * 8), stream));
@@ -255,19 +230,19 @@ void sample_group(const SampleTokensArgs& a, const int64_t* rows, const sampling
                   int64_t n, cudaStream_t stream) {
   const int64_t elements = n * a.vocab;
   const int64_t max_chunks = (a.vocab + kChunk - 1) / kChunk;
-  const DeviceBuffer rows_d = upload(rows, n, stream);
-  const DeviceBuffer params_d = upload(params, n, stream);
+  const StreamBuffer rows_d = upload(rows, n, stream);
+  const StreamBuffer params_d = upload(params, n, stream);
   const size_t e = static_cast<size_t>(elements);
-  DeviceBuffer keys_in(e * sizeof(float), stream), keys_out(e * sizeof(float), stream);
-  DeviceBuffer ids_in(e * sizeof(int32_t), stream), ids_out(e * sizeof(int32_t), stream);
+  StreamBuffer keys_in(e * sizeof(float), stream), keys_out(e * sizeof(float), stream);
+  StreamBuffer ids_in(e * sizeof(int32_t), stream), ids_out(e * sizeof(int32_t), stream);
   fill_sort_input_kernel<<<grid_for(elements), kThreads, 0, stream>>>(
       a.logits, a.ld, a.vocab, rows_d.as<int64_t>(), params_d.as<sampling::RowParams>(), n,
       keys_in.as<float>(), ids_in.as<int32_t>());
   MLA_CUDA_CHECK(cudaGetLastError());
   sort_segments(keys_in.as<float>(), keys_out.as<float>(), ids_in.as<int32_t>(),
                 ids_out.as<int32_t>(), n, a.vocab, stream);
-  DeviceBuffer weights(e * sizeof(double), stream);
-  DeviceBuffer chunk_sums(static_cast<size_t>(n * 2 * max_chunks) * sizeof(double), stream);
+  StreamBuffer weights(e * sizeof(double), stream);
+  StreamBuffer chunk_sums(static_cast<size_t>(n * 2 * max_chunks) * sizeof(double), stream);
   sample_sorted_kernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(
       keys_out.as<float>(), ids_out.as<int32_t>(), a.vocab, rows_d.as<int64_t>(),
       params_d.as<sampling::RowParams>(), weights.as<double>(), chunk_sums.as<double>(),
@@ -340,7 +315,7 @@ void sample_tokens(const SampleTokensArgs& a, cudaStream_t stream) {
     }
   }
   if (!greedy.empty()) {
-    const DeviceBuffer rows = upload(greedy.data(), static_cast<int64_t>(greedy.size()), stream);
+    const StreamBuffer rows = upload(greedy.data(), static_cast<int64_t>(greedy.size()), stream);
     argmax_rows_kernel<<<static_cast<unsigned>(greedy.size()), kThreads, 0, stream>>>(
         a.logits, a.ld, a.vocab, rows.as<int64_t>(), a.tokens);
     MLA_CUDA_CHECK(cudaGetLastError());
@@ -361,13 +336,13 @@ void top_logprobs(const TopLogprobsArgs& a, cudaStream_t stream) {
   for (int64_t g = 0; g < a.num_rows; g += group) {
     const int64_t n = std::min(group, a.num_rows - g);
     const size_t e = static_cast<size_t>(n * a.vocab);
-    const DeviceBuffer rows = upload(a.rows + g, n, stream);
-    DeviceBuffer log_z(static_cast<size_t>(n) * sizeof(double), stream);
+    const StreamBuffer rows = upload(a.rows + g, n, stream);
+    StreamBuffer log_z(static_cast<size_t>(n) * sizeof(double), stream);
     log_partition_kernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(
         a.logits, a.ld, a.vocab, rows.as<int64_t>(), log_z.as<double>());
     MLA_CUDA_CHECK(cudaGetLastError());
-    DeviceBuffer keys_in(e * sizeof(float), stream), keys_out(e * sizeof(float), stream);
-    DeviceBuffer ids_in(e * sizeof(int32_t), stream), ids_out(e * sizeof(int32_t), stream);
+    StreamBuffer keys_in(e * sizeof(float), stream), keys_out(e * sizeof(float), stream);
+    StreamBuffer ids_in(e * sizeof(int32_t), stream), ids_out(e * sizeof(int32_t), stream);
     fill_sort_input_kernel<<<grid_for(n * a.vocab), kThreads, 0, stream>>>(
         a.logits, a.ld, a.vocab, rows.as<int64_t>(), nullptr, n, keys_in.as<float>(),
         ids_in.as<int32_t>());

@@ -94,13 +94,9 @@ DeviceMemory device_memory(Device device) {
              " is not a GPU");
   DeviceMemory m;
   MLA_CUDA_OP("device_memory", {
-    int previous = 0;
-    MLA_CUDA_CHECK(cudaGetDevice(&previous));
-    MLA_CUDA_CHECK(cudaSetDevice(device.index));
+    const cuda::DeviceScope scope(device.index);
     size_t free_bytes = 0, total_bytes = 0;
-    const cudaError_t status = cudaMemGetInfo(&free_bytes, &total_bytes);
-    cudaSetDevice(previous);
-    MLA_CUDA_CHECK(status);
+    MLA_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     m.free_bytes = static_cast<int64_t>(free_bytes);
     m.total_bytes = static_cast<int64_t>(total_bytes);
   });
